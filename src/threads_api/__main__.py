@@ -1,0 +1,3 @@
+from threads_api.cli import main
+
+main()

@@ -1,0 +1,15 @@
+"""Mounts the domain routers under /v1; every route here is an ApiRoute (authenticated)."""
+
+from fastapi import APIRouter
+
+from threads_api.auth.endpoints import router as api_keys_router
+from threads_api.message.endpoints import router as messages_router
+from threads_api.routing import ApiRoute
+from threads_api.space.endpoints import router as spaces_router
+from threads_api.thread.endpoints import router as threads_router
+
+router = APIRouter(prefix="/v1", route_class=ApiRoute)
+router.include_router(spaces_router)
+router.include_router(threads_router)
+router.include_router(messages_router)
+router.include_router(api_keys_router)

@@ -1,0 +1,47 @@
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from threads_api.kit.schemas import Name, ResponseSchema, Schema, Timestamp
+
+ScopeName = Literal["read", "write", "admin"]
+
+
+class ApiKeyCreate(Schema):
+    name: Name
+    scopes: Annotated[list[ScopeName], Field(min_length=1, max_length=3)]
+    space_ids: Annotated[list[Annotated[str, Field(max_length=30)]], Field(max_length=100)] = []
+
+    @field_validator("scopes")
+    @classmethod
+    def unique_scopes(cls, scopes: list[ScopeName]) -> list[ScopeName]:
+        return sorted(set(scopes), key=["read", "write", "admin"].index)
+
+    @field_validator("space_ids")
+    @classmethod
+    def unique_spaces(cls, space_ids: list[str]) -> list[str]:
+        return sorted(set(space_ids))
+
+    @model_validator(mode="after")
+    def spaces_match_scopes(self) -> "ApiKeyCreate":
+        if "admin" in self.scopes and self.space_ids:
+            raise ValueError("an admin key sees every space: leave space_ids empty")
+        if "admin" not in self.scopes and not self.space_ids:
+            raise ValueError("space_ids is required unless the key has the admin scope")
+        return self
+
+
+class ApiKey(ResponseSchema):
+    id: str
+    object: Literal["api_key"] = "api_key"
+    name: str
+    scopes: list[ScopeName]
+    space_ids: list[str]
+    prefix: str
+    created_at: Timestamp
+    last_used_at: Timestamp | None
+    revoked_at: Timestamp | None
+
+
+class ApiKeyWithSecret(ApiKey):
+    secret: str = Field(description="The key itself. Shown only in this response: store it now.")

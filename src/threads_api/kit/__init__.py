@@ -1,0 +1,1 @@
+"""Small shared parts: ids, cursors, schema types, secrets."""

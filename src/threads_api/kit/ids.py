@@ -1,0 +1,50 @@
+"""Prefixed, time-ordered ids: `thr_` + 26 Crockford base32 characters (a ULID body).
+
+48 bits of milliseconds then 80 random bits, so ids sort by creation time and an index on
+them stays append-mostly. Within one millisecond of one process the random part is
+incremented, which keeps the ids of that process strictly increasing.
+"""
+
+import re
+import secrets
+import threading
+import time
+from typing import Literal
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+Prefix = Literal["spc", "thr", "msg", "key"]
+
+_lock = threading.Lock()
+_last_ms = 0
+_last_random = 0
+
+
+def _encode(value: int) -> str:
+    chars = []
+    for _ in range(26):
+        chars.append(ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: Prefix) -> str:
+    global _last_ms, _last_random
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last_ms:
+            ms, random_part = _last_ms, (_last_random + 1) & ((1 << 80) - 1)
+        else:
+            random_part = secrets.randbits(80)
+        _last_ms, _last_random = ms, random_part
+    return f"{prefix}_{_encode((ms << 80) | random_part)}"
+
+
+_ID_PATTERNS = {
+    prefix: re.compile(rf"{prefix}_[0-9A-HJKMNP-TV-Z]{{26}}")
+    for prefix in ("spc", "thr", "msg", "key")
+}
+
+
+def is_valid_id(prefix: Prefix, value: str) -> bool:
+    """True when `value` looks like an id of that kind; checked before any database call."""
+    return _ID_PATTERNS[prefix].fullmatch(value) is not None

@@ -1,0 +1,18 @@
+from threads_api.models.api_key import ApiKey, api_key_spaces
+from threads_api.models.app_secret import AppSecret
+from threads_api.models.base import Base
+from threads_api.models.idempotency import IdempotencyRecord
+from threads_api.models.message import Message
+from threads_api.models.space import Space
+from threads_api.models.thread import Thread
+
+__all__ = [
+    "ApiKey",
+    "AppSecret",
+    "Base",
+    "IdempotencyRecord",
+    "Message",
+    "Space",
+    "Thread",
+    "api_key_spaces",
+]

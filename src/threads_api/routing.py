@@ -1,0 +1,76 @@
+"""The checks every /v1 route makes before FastAPI parses the request.
+
+The contract fixes their order: route (404/405, done by the router), authentication (401),
+body size (413), content type (415), JSON syntax (400); then the dependencies check the
+space (404) and the scope (403), and the body is validated (422). FastAPI would parse the
+body before any dependency runs, so these checks wrap its handler instead.
+"""
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from threads_api.auth.service import api_key as api_key_service
+from threads_api.errors import MalformedJson, PayloadTooLarge, UnsupportedMediaType
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise PayloadTooLarge(f"The body must be at most {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body must be at most {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        # Decoded first: json.loads would also guess UTF-16 and UTF-32, and the contract is UTF-8.
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        # ValueError covers bad syntax and bytes that are not UTF-8; RecursionError, arrays
+        # nested deeper than the parser's stack.
+        raise MalformedJson("The body is not valid JSON.") from None
+
+
+class ApiRoute(APIRoute):
+    """A /v1 route: authenticated, with a size-limited JSON body on writes."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        accepted = {JSON, MERGE_PATCH} if "PATCH" in self.methods else {JSON}
+        takes_body = bool(self.methods & BODY_METHODS) and self.body_field is not None
+
+        async def checked_handler(request: Request) -> Response:
+            principal = await api_key_service.authenticate(
+                request.app.state.database, request.headers.get("x-api-key")
+            )
+            request.state.principal = principal
+            request.state.api_key_id = principal.key_id
+            if takes_body:
+                body = await _read_body(request, request.app.state.settings.max_body_bytes)
+                if _media_type(request) not in accepted:
+                    raise UnsupportedMediaType(f"Send the body as {' or '.join(sorted(accepted))}.")
+                # Cached where FastAPI looks, so the body is read and parsed only once.
+                request._body = body
+                request._json = _parse_json(body)
+            return await handler(request)
+
+        return checked_handler

@@ -1,0 +1,71 @@
+"""Spaces: the containers of threads."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threads_api.auth.principal import Principal
+from threads_api.errors import Unprocessable
+from threads_api.idempotency.service import Created
+from threads_api.kit.ids import new_id
+from threads_api.kit.schemas import MAX_METADATA_KEYS, merge_metadata, utcnow
+from threads_api.models import Space as SpaceRow
+from threads_api.space import repository
+from threads_api.space.errors import SpaceNotFound
+from threads_api.space.schemas import Space, SpaceCreate, SpaceUpdate
+
+
+def check_merged_metadata(metadata: dict[str, str]) -> None:
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise Unprocessable(
+            f"metadata may hold at most {MAX_METADATA_KEYS} keys after the merge.",
+            errors=[{"loc": ["body", "metadata"], "message": "too many keys"}],
+        )
+
+
+class SpaceService:
+    async def create(self, session: AsyncSession, body: SpaceCreate) -> Created:
+        now = utcnow()
+        row = SpaceRow(
+            id=new_id("spc"),
+            name=body.name,
+            metadata_=body.metadata,
+            created_at=now,
+            updated_at=now,
+        )
+        await repository.add(session, row)
+        return Created(Space.model_validate(row), f"/v1/spaces/{row.id}")
+
+    async def get(self, session: AsyncSession, space_id: str) -> Space:
+        row = await repository.get(session, space_id)
+        if row is None:
+            raise SpaceNotFound()
+        return Space.model_validate(row)
+
+    async def update(self, session: AsyncSession, space_id: str, patch: SpaceUpdate) -> Space:
+        row = await repository.get(session, space_id)
+        if row is None:
+            raise SpaceNotFound()
+        if "name" in patch.model_fields_set:
+            if patch.name is None:
+                raise Unprocessable(
+                    "name cannot be removed.",
+                    errors=[{"loc": ["body", "name"], "message": "must not be null"}],
+                )
+            row.name = patch.name
+        if "metadata" in patch.model_fields_set:
+            merged = merge_metadata(row.metadata_, patch.metadata)
+            check_merged_metadata(merged)
+            row.metadata_ = merged
+        if patch.model_fields_set:
+            row.updated_at = utcnow()
+        await session.flush()
+        return Space.model_validate(row)
+
+    async def page(
+        self, session: AsyncSession, principal: Principal, *, after_id: str | None, limit: int
+    ) -> tuple[list[Space], bool]:
+        only = None if principal.is_admin else principal.space_ids
+        rows = await repository.page(session, only=only, after_id=after_id, limit=limit)
+        return [Space.model_validate(r) for r in rows[:limit]], len(rows) > limit
+
+
+space = SpaceService()

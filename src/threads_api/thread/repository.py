@@ -1,0 +1,57 @@
+"""All SQL about threads."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threads_api.kit.pagination import Order, keyset_page
+from threads_api.models import Thread
+
+
+async def get(session: AsyncSession, space_id: str, thread_id: str) -> Thread | None:
+    return await session.scalar(
+        select(Thread).where(Thread.id == thread_id, Thread.space_id == space_id)
+    )
+
+
+async def status_of(session: AsyncSession, space_id: str, thread_id: str) -> str | None:
+    return await session.scalar(
+        select(Thread.status).where(Thread.id == thread_id, Thread.space_id == space_id)
+    )
+
+
+async def add(session: AsyncSession, thread: Thread) -> None:
+    session.add(thread)
+    await session.flush()
+
+
+async def next_seq(
+    session: AsyncSession, space_id: str, thread_id: str, now: datetime
+) -> int | None:
+    """Count a new message into an open thread and return its seq; None if the thread is
+    missing or closed. The row lock this takes orders concurrent writers (ADR 0001)."""
+    return await session.scalar(
+        update(Thread)
+        .where(Thread.id == thread_id, Thread.space_id == space_id, Thread.status == "open")
+        .values(message_count=Thread.message_count + 1, last_message_at=now, updated_at=now)
+        .returning(Thread.message_count)
+    )
+
+
+async def page(
+    session: AsyncSession,
+    space_id: str,
+    *,
+    statuses: Sequence[str],
+    sort: str,
+    order: Order,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> Sequence[Thread]:
+    sort_column = Thread.last_message_at if sort == "last_message_at" else Thread.created_at
+    query = select(Thread).where(Thread.space_id == space_id, Thread.status.in_(statuses))
+    query = keyset_page(query, [sort_column, Thread.id], after, order=order, limit=limit)
+    return (await session.scalars(query)).all()
