@@ -86,14 +86,19 @@ def method_table(document: dict[str, Any]) -> list[tuple[re.Pattern[str], list[s
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method of every route whose path matches: the router's own 405 names only
-    the first matching route's methods."""
+    """The methods of the documented path that matches most exactly (fewest parameters: a
+    literal `/threads/messages` beats `/threads/{thread_id}`): the router's own 405 names
+    only the first matching route's methods."""
     path = request.scope["path"]
-    methods: set[str] = set()
-    for pattern, path_methods in request.app.state.method_table:
-        if pattern.fullmatch(path):
-            methods.update(path_methods)
-    return sorted(methods)
+    matches = [
+        (pattern.pattern.count("[^/]+"), path_methods)
+        for pattern, path_methods in request.app.state.method_table
+        if pattern.fullmatch(path)
+    ]
+    if not matches:
+        return []
+    fewest = min(parameters for parameters, _ in matches)
+    return sorted({m for parameters, ms in matches if parameters == fewest for m in ms})
 
 
 async def handle_http_exception(request: Request, error: Exception) -> Response:
@@ -111,12 +116,27 @@ async def handle_http_exception(request: Request, error: Exception) -> Response:
     raise error
 
 
+# SQLSTATE classes that mean "the server is not there for us right now": connection exception,
+# insufficient resources (too many connections), operator intervention (shutting down,
+# starting up after a crash - asyncpg's CannotConnectNowError - or a cancelled statement).
+_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+
+
+def _is_outage(error: Exception) -> bool:
+    if not isinstance(error, sa_exc.DBAPIError):
+        return True  # timeouts and OSErrors
+    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    if error.connection_invalidated:
+        return True
+    # The asyncpg adapter maps some outage errors (57P03 "the database system is starting up")
+    # to the generic DBAPIError: tell them from bugs by their SQLSTATE.
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES
+
+
 async def handle_database_unavailable(request: Request, error: Exception) -> Response:
-    if (
-        isinstance(error, sa_exc.DBAPIError)
-        and not isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
-        and not error.connection_invalidated
-    ):
+    if not _is_outage(error):
         raise error  # integrity and data errors are bugs, not outages
     logger.warning("database unavailable: %s", type(error).__name__)
     return problem(
@@ -133,6 +153,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings)
+        try:
+            await database.check_durability(allow_unsafe=settings.allow_unsafe_durability)
+        except BaseException:
+            await database.dispose()
+            raise
         app.state.database = database
         app.state.cursors = await load_cursor_codec(database, settings)
         purger = asyncio.create_task(

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -11,8 +12,9 @@ from pydantic import ValidationError
 from threads_api.auth.schemas import ApiKeyCreate
 from threads_api.auth.service import api_key as api_key_service
 from threads_api.config import Settings
-from threads_api.db import Database
+from threads_api.db import Database, UnsafeDurability
 from threads_api.errors import ThreadsError
+from threads_api.logs import configure_logging
 from threads_api.migrate import migrate
 from threads_api.space.schemas import SpaceCreate
 from threads_api.space.service import space as space_service
@@ -24,7 +26,11 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        raise click.ClickException(f"invalid settings: {error}") from None
+        # Not str(error): it quotes each input, and a rejected THREADS_API_ADMIN_KEY is a secret.
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
+        )
+        raise click.ClickException(f"invalid settings: {problems}") from None
 
 
 def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
@@ -59,10 +65,20 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     settings = _settings()
+    # Before anything logs: stderr carries only JSON lines, from the migration and the
+    # bootstrap (e.g. the warning about a revoked admin key) as much as from requests.
+    configure_logging(settings.log_level)
     if workers > 1 and settings.is_sqlite:
-        click.echo("note: several workers on SQLite share one write lock", err=True)
+        logging.getLogger("threads_api").warning("several workers on SQLite share one write lock")
     # Once, here, before any worker serves.
     asyncio.run(migrate(settings))
+    try:
+        _with_database(
+            settings,
+            lambda db: db.check_durability(allow_unsafe=settings.allow_unsafe_durability),
+        )
+    except UnsafeDurability as error:
+        raise click.ClickException(f"refusing to serve: {error}") from None
     secret = _with_database(
         settings,
         lambda db: api_key_service.bootstrap(

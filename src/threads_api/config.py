@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     # Bound on waiting for the database, so an outage answers 503 instead of hanging.
     database_timeout_seconds: float = Field(default=5.0, gt=0)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    # Serve even when the database could lose acknowledged writes (fsync or
+    # synchronous_commit off): a loud warning instead of a refusal to start.
+    allow_unsafe_durability: bool = False
     log_level: str = "INFO"
 
     @field_validator("database_url")

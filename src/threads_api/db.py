@@ -4,14 +4,21 @@ SQLite gets two engines over the same file: readers begin deferred transactions 
 by side (WAL), while writers take the write lock up front (`BEGIN IMMEDIATE`) and share a
 single connection, so concurrent writers queue in the pool instead of failing with
 "database is locked". PostgreSQL uses one engine for both.
+
+Outages answer 503 rather than hang or 500: every wait on the database is bounded by
+`database_timeout_seconds`, a connection is checked before each use, and a SQLite file that
+vanished from its path is never silently re-created empty.
 """
 
+import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, Request
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,13 +29,26 @@ from sqlalchemy.ext.asyncio import (
 
 from threads_api.config import Settings
 
+logger = logging.getLogger("threads_api.db")
+
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _sqlite_engine(settings: Settings, *, immediate: bool, pool_size: int) -> AsyncEngine:
+class UnsafeDurability(RuntimeError):
+    """The database is configured so that an acknowledged write could be lost."""
+
+
+def _sqlite_engine(
+    settings: Settings, *, immediate: bool, pool_size: int, create: bool
+) -> AsyncEngine:
     url = make_url(settings.database_url)
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    path = url.database if url.database and url.database != ":memory:" else None
+    if path and create:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    elif path:
+        # mode=rw: when the file is gone (unmounted, moved away) fail with "unable to open
+        # database file" -> 503, rather than create an empty database in its place.
+        url = url.set(database=f"file:{quote(path)}?mode=rw", query={**url.query, "uri": "true"})
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -49,6 +69,19 @@ def _sqlite_engine(settings: Settings, *, immediate: bool, pool_size: int) -> As
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
+    if path:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def remember_file(_dbapi_connection: Any, record: Any) -> None:
+            record.info["file_id"] = _file_id(path)
+
+        @event.listens_for(engine.sync_engine, "checkout")
+        def check_file(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            # A pooled connection keeps its file descriptor after the file leaves its path,
+            # and would go on serving a detached copy: drop it and reconnect by path instead.
+            if _file_id(path) != record.info.get("file_id"):
+                raise exc.DisconnectionError("the SQLite file is no longer at its path")
+
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -58,25 +91,51 @@ def _sqlite_engine(settings: Settings, *, immediate: bool, pool_size: int) -> As
     return engine
 
 
-def _postgres_engine(settings: Settings) -> AsyncEngine:
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _postgres_engine(settings: Settings, *, migrating: bool) -> AsyncEngine:
+    connect_args: dict[str, Any] = {
+        "timeout": settings.database_timeout_seconds,
+        # If this server's machine vanishes mid-transaction, PostgreSQL ends the session (and
+        # frees the idempotency keys and rows it held) after 30 s instead of hours of TCP
+        # keepalive. No request of ours leaves its transaction idle for that long.
+        "server_settings": {"idle_in_transaction_session_timeout": "30000"},
+    }
+    if not migrating:
+        # A statement on a connection whose server went silent fails instead of hanging.
+        connect_args["command_timeout"] = settings.database_timeout_seconds
     return create_async_engine(
         settings.database_url,
         pool_size=10,
         max_overflow=10,
         pool_timeout=settings.database_timeout_seconds,
-        connect_args={"timeout": settings.database_timeout_seconds},
+        # Connections that died with the server are replaced on checkout: once the database
+        # is back, the first request succeeds instead of failing on a stale connection.
+        pool_pre_ping=True,
+        connect_args=connect_args,
     )
 
 
 class Database:
     """The engines and session factories of one process, made in the app's lifespan."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, migrating: bool = False) -> None:
+        """`migrating`: may create the SQLite file, and statements are not time-bounded."""
         if settings.is_sqlite:
-            self.read_engine = _sqlite_engine(settings, immediate=False, pool_size=4)
-            self.write_engine = _sqlite_engine(settings, immediate=True, pool_size=1)
+            self.read_engine = _sqlite_engine(
+                settings, immediate=False, pool_size=4, create=migrating
+            )
+            self.write_engine = _sqlite_engine(
+                settings, immediate=True, pool_size=1, create=migrating
+            )
         else:
-            self.read_engine = self.write_engine = _postgres_engine(settings)
+            self.read_engine = self.write_engine = _postgres_engine(settings, migrating=migrating)
         self.dialect = self.write_engine.dialect.name
         self.reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self.writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
@@ -84,6 +143,39 @@ class Database:
     async def ping(self) -> None:
         async with self.read_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+
+    async def durability_problems(self) -> list[str]:
+        """Settings under which the database could lose a write it acknowledged."""
+        problems = []
+        async with self.write_engine.connect() as connection:
+            if self.dialect == "postgresql":
+                for name, lossy in (
+                    ("fsync", {"off"}),
+                    ("synchronous_commit", {"off"}),
+                    ("full_page_writes", {"off"}),
+                ):
+                    value = (await connection.execute(text(f"SHOW {name}"))).scalar_one()
+                    if value in lossy:
+                        problems.append(f"PostgreSQL {name}={value}")
+            else:
+                level = (await connection.execute(text("PRAGMA synchronous"))).scalar_one()
+                if int(level) < 2:  # 2 = FULL, 3 = EXTRA
+                    problems.append(f"SQLite synchronous={level} (below FULL)")
+            await connection.rollback()
+        return problems
+
+    async def check_durability(self, *, allow_unsafe: bool) -> None:
+        """Refuse to serve when acknowledged writes could be lost, unless told to allow it."""
+        problems = await self.durability_problems()
+        if not problems:
+            return
+        message = "acknowledged writes could be lost: " + ", ".join(problems)
+        if not allow_unsafe:
+            raise UnsafeDurability(
+                message + " (fix the database settings, or set "
+                "THREADS_API_ALLOW_UNSAFE_DURABILITY=true to serve anyway)"
+            )
+        logger.warning("UNSAFE: %s; serving anyway (THREADS_API_ALLOW_UNSAFE_DURABILITY)", message)
 
     async def dispose(self) -> None:
         await self.read_engine.dispose()

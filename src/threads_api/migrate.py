@@ -27,7 +27,7 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def migrate(settings: Settings) -> None:
-    database = Database(settings)
+    database = Database(settings, migrating=True)
     try:
         # The writer: on SQLite its BEGIN IMMEDIATE holds off other writers meanwhile.
         async with database.write_engine.begin() as connection:

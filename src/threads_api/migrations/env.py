@@ -27,7 +27,7 @@ def run_standalone() -> None:
     from threads_api.db import Database
 
     async def run() -> None:
-        database = Database(Settings())
+        database = Database(Settings(), migrating=True)
         try:
             async with database.write_engine.begin() as connection:
                 await connection.run_sync(run_on)
