@@ -38,7 +38,9 @@ async def create_api_key(
 
     async def create() -> Created:
         key = await api_key_service.create(session, body)
-        return Created(key, f"/v1/api-keys/{key.id}")
+        return Created(
+            key, f"/v1/api-keys/{key.id}", replay_body=key.model_copy(update={"secret": None})
+        )
 
     return await idempotency_service.create(session, idem, create)
 

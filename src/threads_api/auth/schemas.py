@@ -1,16 +1,29 @@
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from threads_api.kit.ids import SPACE_ID_PATTERN
 from threads_api.kit.schemas import Name, ResponseSchema, Schema, Timestamp
 
 ScopeName = Literal["read", "write", "admin"]
 
 
+SpaceIdRef = Annotated[str, Field(max_length=30, json_schema_extra={"pattern": SPACE_ID_PATTERN})]
+
+
 class ApiKeyCreate(Schema):
+    # The rule `spaces_match_scopes` enforces, told to clients in the document too.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"scopes": {"contains": {"const": "admin"}}}},
+            "then": {"properties": {"space_ids": {"maxItems": 0}}},
+            "else": {"required": ["space_ids"], "properties": {"space_ids": {"minItems": 1}}},
+        }
+    )
+
     name: Name
     scopes: Annotated[list[ScopeName], Field(min_length=1, max_length=3)]
-    space_ids: Annotated[list[Annotated[str, Field(max_length=30)]], Field(max_length=100)] = []
+    space_ids: Annotated[list[SpaceIdRef], Field(max_length=100)] = []
 
     @field_validator("scopes")
     @classmethod
@@ -44,4 +57,7 @@ class ApiKey(ResponseSchema):
 
 
 class ApiKeyWithSecret(ApiKey):
-    secret: str = Field(description="The key itself. Shown only in this response: store it now.")
+    secret: str | None = Field(
+        description="The key itself, shown only in the response that created it: store it "
+        "now. `null` in an idempotent replay, because the secret is never stored."
+    )

@@ -1,9 +1,11 @@
 """All SQL about idempotency records."""
 
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.models import IdempotencyRecord
@@ -17,13 +19,33 @@ async def get(session: AsyncSession, api_key_id: str, key: str) -> IdempotencyRe
     )
 
 
+Claim = Literal["claimed", "taken", "busy"]
+
+# PostgreSQL's code for a lock wait that ran past `lock_timeout`.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
 async def claim(
-    session: AsyncSession, api_key_id: str, key: str, fingerprint: str, now: datetime
-) -> bool:
-    """Insert the record for this key unless one exists; False when one does.
+    session: AsyncSession,
+    api_key_id: str,
+    key: str,
+    fingerprint: str,
+    now: datetime,
+    *,
+    wait_seconds: float,
+    replace_expired: bool = False,
+) -> Claim:
+    """Insert the record for this key unless one exists (after deleting the expired record
+    of the key first, with `replace_expired`).
+
+    "claimed": inserted; "taken": a committed record exists; "busy": another transaction
+    holds the key and did not finish within `wait_seconds`.
 
     On PostgreSQL a racing insert of the same key waits here until the first transaction
-    ends: if that one committed this returns False, if it rolled back this one claims the key.
+    ends: if that one committed this is "taken", if it rolled back this one claims the key.
+    The wait is bounded by `lock_timeout`, set for this statement only, so a
+    duplicate of a slow request is told so rather than held until the statement timeout.
+    On SQLite the writer's `BEGIN IMMEDIATE` already excludes every other claim.
     """
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     statement = (
@@ -41,7 +63,30 @@ async def claim(
         .on_conflict_do_nothing()
         .returning(IdempotencyRecord.key)
     )
-    return (await session.execute(statement)).first() is not None
+    expired = delete(IdempotencyRecord).where(
+        IdempotencyRecord.api_key_id == api_key_id,
+        IdempotencyRecord.key == key,
+        IdempotencyRecord.expires_at <= now,
+    )
+    if session.bind.dialect.name != "postgresql":
+        if replace_expired:
+            await session.execute(expired)
+        return "claimed" if (await session.execute(statement)).first() else "taken"
+    # No savepoint: when the wait runs out the request answers 409 and its whole transaction
+    # is rolled back anyway, so the failed statement needs no recovery.
+    try:
+        await session.execute(
+            select(func.set_config("lock_timeout", f"{max(1, int(wait_seconds * 1000))}ms", True))
+        )
+        if replace_expired:
+            await session.execute(expired)
+        row = (await session.execute(statement)).first()
+        await session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            return "busy"
+        raise
+    return "claimed" if row else "taken"
 
 
 async def complete(
@@ -59,14 +104,6 @@ async def complete(
         .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
         .values(
             status_code=status_code, response_body=body, location=location, expires_at=expires_at
-        )
-    )
-
-
-async def remove(session: AsyncSession, api_key_id: str, key: str) -> None:
-    await session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key
         )
     )
 

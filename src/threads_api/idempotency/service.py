@@ -34,6 +34,7 @@ logger = logging.getLogger("threads_api.idempotency")
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+MAX_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +43,20 @@ class IdempotencyKey:
     key: str
     fingerprint: str
     ttl: timedelta
+    # How long a duplicate waits for a running request with its key before answering 409.
+    wait_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
 class Created:
-    """What a creating service returns: the resource and where it lives."""
+    """What a creating service returns: the resource and where it lives.
+
+    `replay_body` is what a replay answers when it must differ from the original: a new
+    API key's secret is shown once and never stored, not even in an idempotency record."""
 
     body: BaseModel
     location: str
+    replay_body: BaseModel | None = None
 
 
 def _fingerprint(request: Request) -> str:
@@ -73,6 +80,8 @@ def idempotency_key(request: Request) -> IdempotencyKey | None:
         key=key,
         fingerprint=_fingerprint(request),
         ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+        # Below the statement timeout, so that the wait ends in a 409 rather than a 503.
+        wait_seconds=min(MAX_WAIT_SECONDS, settings.database_timeout_seconds / 2),
     )
 
 
@@ -105,17 +114,25 @@ class IdempotencyService:
 
         now = utcnow()
         record = await repository.get(session, idem.api_key_id, idem.key)
-        if record is not None and record.expires_at <= now:
-            await repository.remove(session, idem.api_key_id, idem.key)
+        expired = record is not None and record.expires_at <= now
+        if record is None or expired:
             record = None
-        if record is None and not await repository.claim(
-            session, idem.api_key_id, idem.key, idem.fingerprint, now
-        ):
-            # A racing request with this key committed while we waited: answer as it did.
-            record = await repository.get(session, idem.api_key_id, idem.key)
-            if record is None:
+            claim = await repository.claim(
+                session,
+                idem.api_key_id,
+                idem.key,
+                idem.fingerprint,
+                now,
+                wait_seconds=idem.wait_seconds,
+                replace_expired=expired,
+            )
+            if claim == "taken":
+                # A racing request with this key committed while we waited: answer as it did.
+                record = await repository.get(session, idem.api_key_id, idem.key)
+            if claim == "busy" or (claim == "taken" and record is None):
                 raise IdempotencyInFlight(
-                    "Retry shortly with the same key.", headers={"Retry-After": "1"}
+                    "A request with this key is still running; retry shortly with the same key.",
+                    headers={"Retry-After": "1"},
                 )
         if record is not None:
             if record.fingerprint != idem.fingerprint:
@@ -128,12 +145,15 @@ class IdempotencyService:
 
         created = await create()
         body = created.body.model_dump_json().encode()
+        stored = (
+            body if created.replay_body is None else created.replay_body.model_dump_json().encode()
+        )
         await repository.complete(
             session,
             idem.api_key_id,
             idem.key,
             status_code=201,
-            body=body,
+            body=stored,
             location=created.location,
             expires_at=utcnow() + idem.ttl,
         )
