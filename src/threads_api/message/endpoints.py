@@ -50,7 +50,9 @@ async def list_messages(
     cursor: Cursor = None,
     order: Order = "asc",
     after_seq: Annotated[
-        int | None, Query(ge=0, description="Only messages with a greater seq: for polling.")
+        int | None,
+        # Bounded by the seq column (a 32-bit integer): a bigger number is a 422, not a 500.
+        Query(ge=0, le=2**31 - 1, description="Only messages with a greater seq: for polling."),
     ] = None,
 ) -> Page[Message]:
     """The messages of a thread, oldest first by default."""

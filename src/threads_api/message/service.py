@@ -31,12 +31,13 @@ class MessageService:
         if not is_valid_id("thr", thread_id):
             raise ThreadNotFound()
         now = utcnow()
-        seq = await thread_repository.next_seq(session, space_id, thread_id, now)
-        if seq is None:
+        counted = await thread_repository.next_seq(session, space_id, thread_id, now)
+        if counted is None:
             status = await thread_repository.status_of(session, space_id, thread_id)
             if status is None:
                 raise ThreadNotFound()
             raise ThreadClosed(f"The thread is {status}; it accepts no new messages.")
+        seq, now = counted
         message = MessageRow(
             id=new_id("msg"),
             space_id=space_id,

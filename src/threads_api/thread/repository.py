@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.kit.pagination import Order, keyset_page
@@ -30,15 +30,26 @@ async def add(session: AsyncSession, thread: Thread) -> None:
 
 async def next_seq(
     session: AsyncSession, space_id: str, thread_id: str, now: datetime
-) -> int | None:
-    """Count a new message into an open thread and return its seq; None if the thread is
-    missing or closed. The row lock this takes orders concurrent writers (ADR 0001)."""
-    return await session.scalar(
-        update(Thread)
-        .where(Thread.id == thread_id, Thread.space_id == space_id, Thread.status == "open")
-        .values(message_count=Thread.message_count + 1, last_message_at=now, updated_at=now)
-        .returning(Thread.message_count)
+) -> tuple[int, datetime] | None:
+    """Count a new message into an open thread and return its seq and timestamp; None if the
+    thread is missing or closed. The row lock this takes orders concurrent writers (ADR 0001).
+
+    `now` was read before the lock was granted, so a writer that waited may hold an older
+    time than the one before it: the timestamp never goes back, keeping `created_at`
+    ordered like `seq` and `last_message_at` equal to the newest message's."""
+    stamp = case(
+        (Thread.last_message_at > now, Thread.last_message_at),
+        else_=literal(now, Thread.last_message_at.type),
     )
+    row = (
+        await session.execute(
+            update(Thread)
+            .where(Thread.id == thread_id, Thread.space_id == space_id, Thread.status == "open")
+            .values(message_count=Thread.message_count + 1, last_message_at=stamp, updated_at=stamp)
+            .returning(Thread.message_count, Thread.last_message_at)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def page(
