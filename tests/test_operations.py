@@ -1,0 +1,308 @@
+"""Health, readiness, request ids and the JSON request log (contract §11)."""
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import ADMIN_SECRET, Server, _settings
+from threads_api.app import create_app
+from threads_api.auth.service import api_key as api_key_service
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+class TestHealth:
+    async def test_healthz(self, app: Any) -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as anonymous:
+            response = await anonymous.get("/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+        assert REQUEST_ID.fullmatch(response.headers["x-request-id"])
+
+    async def test_readyz(self, app: Any) -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as anonymous:
+            response = await anonymous.get("/readyz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ready"}
+
+
+class TcpProxy:
+    """A TCP relay to PostgreSQL that can be cut off and restored, like a network outage."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+        self.writers.clear()
+        await self.server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self.writers += [writer, up_writer]
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                sink.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.fixture
+async def outage(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """An app, and two callables that take its database away and bring it back.
+
+    SQLite: the database file is moved away from its path (as when a volume is unmounted)
+    and back. PostgreSQL: the app reaches the server through a TCP relay that is cut off.
+    """
+    proxy: TcpProxy | None = None
+    if database_url.startswith("sqlite"):
+        path = Path(make_url(database_url).database or "")
+        away = path.with_name("moved-away.db")
+        url = database_url
+
+        async def cut() -> None:
+            path.rename(away)
+
+        async def restore() -> None:
+            away.rename(path)
+    else:
+        server = make_url(database_url)
+        proxy = TcpProxy(server.host or "127.0.0.1", server.port or 5432)
+        await proxy.start()
+        url = server.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        cut, restore = proxy.stop, proxy.start
+
+    settings = _settings(url, database_timeout_seconds=2)
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        await api_key_service.bootstrap(application.state.database, ADMIN_SECRET)
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers={"X-API-Key": ADMIN_SECRET}
+        ) as client:
+            yield client, cut, restore
+    if proxy is not None:
+        await proxy.stop()
+
+
+async def eventually(client: httpx.AsyncClient, path: str, status: int) -> httpx.Response:
+    """The first response to `path` with `status`, retried for a few seconds."""
+    for _ in range(50):
+        response = await client.get(path)
+        if response.status_code == status:
+            return response
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path} never answered {status}: {response.status_code} {response.text}")
+
+
+class TestReadiness:
+    async def test_database_outage_is_503_with_retry_after(self, outage: Any) -> None:
+        client, cut, restore = outage
+        assert (await client.get("/readyz")).status_code == 200
+        assert (await client.get("/v1/spaces")).status_code == 200
+
+        await cut()
+        response = await client.get("/readyz")
+        body = problem(response, 503)
+        assert body["code"] == "database_unavailable"
+        assert int(response.headers["retry-after"]) >= 1
+        assert (await client.get("/healthz")).status_code == 200
+
+        response = await client.get("/v1/spaces")
+        problem(response, 503)
+        assert int(response.headers["retry-after"]) >= 1
+        response = await client.post("/v1/spaces", json={"name": "during the outage"})
+        problem(response, 503)
+
+        await restore()
+        await eventually(client, "/readyz", 200)
+        listed = await eventually(client, "/v1/spaces", 200)
+        assert listed.json()["data"] == []
+        assert (await client.post("/v1/spaces", json={"name": "after"})).status_code == 201
+
+
+class TestRequestId:
+    async def test_valid_request_id_is_echoed(self, client: httpx.AsyncClient) -> None:
+        for request_id in ["abc", "A-Z_a.z:0-9", "x" * 128, "0"]:
+            response = await client.get("/v1/spaces", headers={"X-Request-ID": request_id})
+            assert response.status_code == 200
+            assert response.headers["x-request-id"] == request_id
+
+    async def test_invalid_request_id_is_replaced(self, client: httpx.AsyncClient) -> None:
+        invalid: list[str | bytes] = [
+            "",
+            "has space",
+            "x" * 129,
+            "a/b",
+            "a;b",
+            "é".encode(),
+            "<script>",
+            "a\tb",
+        ]
+        for request_id in invalid:
+            response = await client.get("/v1/spaces", headers={"X-Request-ID": request_id})
+            assert response.status_code == 200
+            generated = response.headers["x-request-id"]
+            assert REQUEST_ID.fullmatch(generated)
+            sent = request_id if isinstance(request_id, str) else request_id.decode()
+            assert generated != sent
+
+    async def test_generated_ids_differ(self, client: httpx.AsyncClient) -> None:
+        ids = {(await client.get("/healthz")).headers["x-request-id"] for _ in range(5)}
+        assert len(ids) == 5
+        assert all(REQUEST_ID.fullmatch(i) for i in ids)
+
+    async def test_every_error_carries_the_request_id(self, client: httpx.AsyncClient, api) -> None:
+        space = await api.space()
+        cases = [
+            ("GET", "/v1/spaces", {"X-API-Key": "tk_wrong_0000000000000000"}, None, 401),
+            ("GET", "/v1/spaces/spc_" + "0" * 26, {}, None, 404),
+            ("GET", "/no/such/route", {}, None, 404),
+            ("PUT", f"/v1/spaces/{space['id']}", {}, b"{}", 405),
+            ("POST", "/v1/spaces", {"Content-Type": "application/json"}, b"{", 400),
+            ("POST", "/v1/spaces", {"Content-Type": "text/plain"}, b"{}", 415),
+            ("POST", "/v1/spaces", {"Content-Type": "application/json"}, b"{}", 422),
+            (
+                "POST",
+                "/v1/spaces",
+                {"Content-Type": "application/json"},
+                b" " * (1024 * 1024 + 1),
+                413,
+            ),
+        ]
+        for n, (method, path, headers, content, status) in enumerate(cases):
+            request_id = f"err-{n}"
+            response = await client.request(
+                method, path, headers={**headers, "X-Request-ID": request_id}, content=content
+            )
+            body = problem(response, status)
+            assert body["request_id"] == request_id
+            assert response.headers["x-request-id"] == request_id
+
+
+def request_lines(log: Path) -> list[dict[str, Any]]:
+    """The JSON request-log lines of a server's output."""
+    lines = []
+    for line in log.read_text().splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if "status" in entry:
+                lines.append(entry)
+    return lines
+
+
+class TestRequestLog:
+    def test_one_json_line_per_request_and_no_secrets(
+        self, database_url: str, server_factory: Callable[..., Server]
+    ) -> None:
+        server = server_factory(database_url)
+        admin = {"X-API-Key": ADMIN_SECRET}
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            space = http.post("/v1/spaces", json={"name": "s"}, headers=admin).json()
+            created = http.post(
+                "/v1/api-keys",
+                json={"name": "k", "scopes": ["read"], "space_ids": [space["id"]]},
+                headers={**admin, "X-Request-ID": "log-create-key"},
+            )
+            assert created.status_code == 201
+            secret = created.json()["secret"]
+            key_id = created.json()["id"]
+            used = http.get(
+                f"/v1/spaces/{space['id']}",
+                params={"api_key": secret},
+                headers={"X-API-Key": secret, "X-Request-ID": "log-with-key"},
+            )
+            assert used.status_code == 200
+            wrong = "tk_this_is_a_wrong_secret_123456"
+            refused = http.get(
+                "/v1/spaces", headers={"X-API-Key": wrong, "X-Request-ID": "log-refused"}
+            )
+            assert refused.status_code == 401
+            missing = http.get("/nowhere", headers={"X-Request-ID": "log-missing"})
+            assert missing.status_code == 404
+            replaced = http.get("/healthz", headers={"X-Request-ID": "not valid!"})
+        server.stop()
+
+        entries = request_lines(server.log)
+        by_id: dict[str, list[dict[str, Any]]] = {}
+        for entry in entries:
+            by_id.setdefault(entry["request_id"], []).append(entry)
+        for request_id in ("log-create-key", "log-with-key", "log-refused", "log-missing"):
+            assert len(by_id.get(request_id, [])) == 1, (request_id, entries)
+        assert len(by_id[replaced.headers["x-request-id"]]) == 1
+
+        for entry in entries:
+            for field in (
+                "time",
+                "level",
+                "request_id",
+                "method",
+                "path",
+                "status",
+                "duration_ms",
+                "api_key_id",
+            ):
+                assert field in entry, (field, entry)
+            datetime.fromisoformat(entry["time"])
+            assert isinstance(entry["duration_ms"], int | float)
+            assert entry["duration_ms"] >= 0
+
+        create = by_id["log-create-key"][0]
+        assert create["method"] == "POST"
+        assert create["path"] == "/v1/api-keys"
+        assert create["status"] == 201
+        assert create["level"] == "info"
+        assert create["api_key_id"] is not None
+        assert create["api_key_id"] != key_id
+
+        with_key = by_id["log-with-key"][0]
+        assert with_key["api_key_id"] == key_id
+        assert with_key["path"] == f"/v1/spaces/{space['id']}"
+        assert with_key["status"] == 200
+        assert by_id["log-refused"][0]["status"] == 401
+        assert by_id["log-refused"][0]["api_key_id"] is None
+        assert by_id["log-missing"][0]["status"] == 404
+
+        text = server.log.read_text()
+        for secret_text in (secret, ADMIN_SECRET, wrong):
+            assert secret_text not in text
