@@ -55,6 +55,26 @@ _EVERY_V1_ROUTE: tuple[type[ThreadsError], ...] = (Unauthorized, Unprocessable, 
 _WITH_BODY: tuple[type[ThreadsError], ...] = (MalformedJson, PayloadTooLarge, UnsupportedMediaType)
 
 
+def _strict_dict_keys(node: Any) -> None:
+    """Pydantic renders a dict whose keys have a `pattern` as `patternProperties`, which lets
+    keys that miss the pattern through unchecked; the service refuses them. Say so exactly:
+    every key matches `propertyNames`, every value the one value schema."""
+    if isinstance(node, list):
+        for item in node:
+            _strict_dict_keys(item)
+        return
+    if not isinstance(node, dict):
+        return
+    patterns = node.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in node:
+        ((pattern, values),) = patterns.items()
+        del node["patternProperties"]
+        node["additionalProperties"] = values
+        node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
+    for value in node.values():
+        _strict_dict_keys(value)
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is not None:
         return app.openapi_schema
@@ -72,6 +92,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas = components.setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    _strict_dict_keys(schemas)
     schemas["Problem"] = PROBLEM_SCHEMA
     components["securitySchemes"] = {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}

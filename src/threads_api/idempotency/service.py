@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,8 +66,19 @@ def _fingerprint(request: Request) -> str:
     return hashlib.sha256(f"{request.method}\n{request.url.path}\n{body}".encode()).hexdigest()
 
 
-def idempotency_key(request: Request) -> IdempotencyKey | None:
-    key = request.headers.get(HEADER.lower())
+def idempotency_key(
+    request: Request,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            # Documentation only (json_schema_extra): a bad key is a 400, not FastAPI's 422.
+            json_schema_extra={"pattern": f"^[\\x20-\\x7E]{{1,{MAX_KEY_LENGTH}}}$"},
+            description=f"1-{MAX_KEY_LENGTH} printable ASCII characters. A retry with the same "
+            "key and request replays the first response instead of creating again.",
+        ),
+    ] = None,
+) -> IdempotencyKey | None:
     if key is None:
         return None
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(" " <= ch <= "~" for ch in key):

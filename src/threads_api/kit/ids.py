@@ -39,6 +39,9 @@ def new_id(prefix: Prefix) -> str:
     return f"{prefix}_{_encode((ms << 80) | random_part)}"
 
 
+# The id pattern of a space as a JSON Schema `pattern`, for the OpenAPI document.
+SPACE_ID_PATTERN = "^spc_[0-9A-HJKMNP-TV-Z]{26}$"
+
 _ID_PATTERNS = {
     prefix: re.compile(rf"{prefix}_[0-9A-HJKMNP-TV-Z]{{26}}")
     for prefix in ("spc", "thr", "msg", "key")

@@ -38,22 +38,56 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
-Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
-Author = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_clean_text)]
+# What the validators above accept, as JSON Schema patterns, so that the OpenAPI document
+# tells clients (and contract fuzzers) the truth. Documentation only: the validators decide.
+# Whitespace is spelled out as what `str.isspace` (and so `str.strip`) means, because `\s`
+# differs between Python, ECMAScript and Rust. Lone surrogates cannot be written in a pattern
+# that every validator compiles: they are left to the contract's prose (api.md §1).
+_SPACE = r"\u0009-\u000D\u001C-\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+CLEAN_TEXT_PATTERN = r"^[^\u0000]*$"
+BLANK_TEXT_PATTERN = rf"^[{_SPACE}]*$"
+_clean_text_schema = Field(json_schema_extra={"pattern": CLEAN_TEXT_PATTERN})
+
+Name = Annotated[
+    str, Field(min_length=1, max_length=200), _clean_text_schema, AfterValidator(_clean_text)
+]
+Title = Annotated[
+    str, Field(min_length=1, max_length=200), _clean_text_schema, AfterValidator(_clean_text)
+]
+Author = Annotated[
+    str, Field(min_length=1, max_length=128), _clean_text_schema, AfterValidator(_clean_text)
+]
 Content = Annotated[
     str,
-    Field(min_length=1, max_length=32_768),
+    Field(
+        min_length=1,
+        max_length=32_768,
+        # `not` rather than one "some non-space" pattern: that one is slow to generate from.
+        json_schema_extra={"pattern": CLEAN_TEXT_PATTERN, "not": {"pattern": BLANK_TEXT_PATTERN}},
+    ),
     AfterValidator(_clean_text),
     AfterValidator(_not_blank),
 ]
 
 MAX_METADATA_KEYS = 16
-MetadataKey = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_clean_text)]
-MetadataValue = Annotated[str, Field(max_length=512), AfterValidator(_clean_text)]
+MetadataKey = Annotated[
+    str, Field(min_length=1, max_length=64), _clean_text_schema, AfterValidator(_clean_text)
+]
+MetadataValue = Annotated[
+    str, Field(max_length=512), _clean_text_schema, AfterValidator(_clean_text)
+]
 Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=MAX_METADATA_KEYS)]
 # In a merge patch a key set to null is removed; the limits apply to the merged result.
 MetadataPatch = dict[MetadataKey, MetadataValue | None]
+
+
+def refuse_null(cls: type, value: object) -> object:
+    """For merge-patch fields that may be absent but never null (a thread keeps a title).
+
+    Field validators run only on fields the body sent, so absence stays allowed."""
+    if value is None:
+        raise ValueError("must not be null")
+    return value
 
 
 def merge_metadata(current: dict[str, str], patch: dict[str, str | None] | None) -> dict[str, str]:

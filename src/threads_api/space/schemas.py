@@ -1,5 +1,8 @@
 from typing import Literal
 
+from pydantic import field_validator
+from pydantic.json_schema import SkipJsonSchema
+
 from threads_api.kit.schemas import (
     Metadata,
     MetadataOut,
@@ -8,6 +11,7 @@ from threads_api.kit.schemas import (
     ResponseSchema,
     Schema,
     Timestamp,
+    refuse_null,
 )
 
 
@@ -19,8 +23,11 @@ class SpaceCreate(Schema):
 class SpaceUpdate(Schema):
     """A JSON merge patch (RFC 7396): absent fields stay, `metadata: null` clears it."""
 
-    name: Name | None = None
+    # Null is refused (422), so the document does not offer it; absent means unchanged.
+    name: Name | SkipJsonSchema[None] = None
     metadata: MetadataPatch | None = None
+
+    _name_not_null = field_validator("name")(refuse_null)
 
 
 class Space(ResponseSchema):

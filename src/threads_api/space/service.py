@@ -44,12 +44,7 @@ class SpaceService:
         row = await repository.get(session, space_id)
         if row is None:
             raise SpaceNotFound()
-        if "name" in patch.model_fields_set:
-            if patch.name is None:
-                raise Unprocessable(
-                    "name cannot be removed.",
-                    errors=[{"loc": ["body", "name"], "message": "must not be null"}],
-                )
+        if patch.name is not None:
             row.name = patch.name
         if "metadata" in patch.model_fields_set:
             merged = merge_metadata(row.metadata_, patch.metadata)

@@ -1,6 +1,7 @@
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from threads_api.kit.schemas import (
     Author,
@@ -12,6 +13,7 @@ from threads_api.kit.schemas import (
     Schema,
     Timestamp,
     Title,
+    refuse_null,
 )
 from threads_api.message.schemas import Message
 
@@ -23,9 +25,12 @@ ThreadSort = Literal["last_message_at", "created_at"]
 class ThreadUpdate(Schema):
     """A JSON merge patch (RFC 7396). `title` cannot be null: a thread always has one."""
 
-    title: Title | None = None
-    status: ThreadStatus | None = None
+    # Null is refused for these (422), so the document does not offer it; absent means unchanged.
+    title: Title | SkipJsonSchema[None] = None
+    status: ThreadStatus | SkipJsonSchema[None] = None
     metadata: MetadataPatch | None = None
+
+    _title_and_status_not_null = field_validator("title", "status")(refuse_null)
 
 
 class ThreadWithMessageCreate(Schema):

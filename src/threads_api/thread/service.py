@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from threads_api.errors import PreconditionFailed, Unprocessable
+from threads_api.errors import PreconditionFailed
 from threads_api.idempotency.service import Created
 from threads_api.kit.ids import is_valid_id, new_id
 from threads_api.kit.pagination import Order
@@ -88,24 +88,14 @@ class ThreadService:
         row = await self._row(session, space_id, thread_id)
         _check_if_match(if_match, etag_of(Thread.model_validate(row)))
         fields = patch.model_fields_set
-        if "title" in fields:
-            if patch.title is None:
-                raise Unprocessable(
-                    "A thread always has a title.",
-                    errors=[{"loc": ["body", "title"], "message": "must not be null"}],
-                )
+        if patch.title is not None:
             row.title = patch.title
         if "metadata" in fields:
             merged = merge_metadata(row.metadata_, patch.metadata)
             check_merged_metadata(merged)
             row.metadata_ = merged
         now = utcnow()
-        if "status" in fields:
-            if patch.status is None:
-                raise Unprocessable(
-                    "A thread always has a status.",
-                    errors=[{"loc": ["body", "status"], "message": "must not be null"}],
-                )
+        if patch.status is not None:
             self._set_status(row, patch.status, now)
         if fields:
             row.updated_at = now
