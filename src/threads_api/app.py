@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from threads_api import __version__
 from threads_api.api import router as v1_router
+from threads_api.auth.cache import PrincipalCache
 from threads_api.config import Settings
 from threads_api.db import Database
 from threads_api.errors import (
@@ -159,6 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await database.dispose()
             raise
         app.state.database = database
+        app.state.principals = PrincipalCache()
+        app.state.known_spaces = set()
         app.state.cursors = await load_cursor_codec(database, settings)
         purger = asyncio.create_task(
             purge_expired_forever(database, settings.idempotency_ttl_seconds)

@@ -60,7 +60,9 @@ class ApiRoute(APIRoute):
 
         async def checked_handler(request: Request) -> Response:
             principal = await api_key_service.authenticate(
-                request.app.state.database, request.headers.get("x-api-key")
+                request.app.state.database,
+                request.app.state.principals,
+                request.headers.get("x-api-key"),
             )
             request.state.principal = principal
             request.state.api_key_id = principal.key_id

@@ -33,19 +33,27 @@ def require_admin(principal: CurrentPrincipal) -> Principal:
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 
-async def _visible_space_id(space_id: str, principal: Principal, session: SessionDep) -> str:
+async def _visible_space_id(
+    request: Request, space_id: str, principal: Principal, session: SessionDep
+) -> str:
     """The space id, or 404 alike for a malformed id, a missing space and another's space."""
     if not is_valid_id("spc", space_id) or not principal.sees_space(space_id):
         raise SpaceNotFound()
-    # Non-admin keys are bound to spaces that exist (spaces are never deleted).
-    if principal.is_admin and not await space_repository.exists(session, space_id):
-        raise SpaceNotFound()
+    # Non-admin keys are bound to spaces that exist. Spaces are never deleted, so a space
+    # seen once is remembered by the process and costs no query again.
+    known: set[str] = request.app.state.known_spaces
+    if principal.is_admin and space_id not in known:
+        if not await space_repository.exists(session, space_id):
+            raise SpaceNotFound()
+        known.add(space_id)
     return space_id
 
 
 def _space_with_scope(scope: Scope):
-    async def dependency(space_id: str, principal: CurrentPrincipal, session: SessionDep) -> str:
-        visible = await _visible_space_id(space_id, principal, session)
+    async def dependency(
+        request: Request, space_id: str, principal: CurrentPrincipal, session: SessionDep
+    ) -> str:
+        visible = await _visible_space_id(request, space_id, principal, session)
         _require(principal, scope)  # after visibility: 404 comes before 403
         return visible
 

@@ -70,6 +70,8 @@ async def get_api_key(key_id: str, _: AdminPrincipal, session: SessionDep) -> Ap
 
 
 @router.delete("/{key_id}", responses=error_responses(ApiKeyNotFound, Forbidden))
-async def revoke_api_key(key_id: str, _: AdminPrincipal, session: SessionDep) -> ApiKey:
+async def revoke_api_key(
+    request: Request, key_id: str, _: AdminPrincipal, session: SessionDep
+) -> ApiKey:
     """Revoke an API key at once (admin); revoking again changes nothing."""
-    return await api_key_service.revoke(session, key_id)
+    return await api_key_service.revoke(session, key_id, cache=request.app.state.principals)

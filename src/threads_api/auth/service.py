@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.auth import repository
+from threads_api.auth.cache import PrincipalCache
 from threads_api.auth.principal import Principal
 from threads_api.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyWithSecret
 from threads_api.db import Database
@@ -45,11 +46,17 @@ def _to_schema(row: ApiKeyRow, space_ids: list[str]) -> ApiKey:
 
 
 class ApiKeyService:
-    async def authenticate(self, db: Database, secret: str | None) -> Principal:
+    async def authenticate(
+        self, db: Database, cache: PrincipalCache, secret: str | None
+    ) -> Principal:
         if not secret:
             raise Unauthorized("Send an API key in the X-API-Key header.")
+        secret_hash = hash_secret(secret)
+        cached = cache.get(secret_hash)
+        if cached is not None:
+            return cached
         async with db.reader() as session, session.begin():
-            row = await repository.get_by_hash(session, hash_secret(secret))
+            row = await repository.get_by_hash(session, secret_hash)
             if row is None or row.revoked_at is not None:
                 raise Unauthorized("The API key is unknown or revoked.")
             space_ids = (await repository.space_ids_of(session, [row.id]))[row.id]
@@ -57,9 +64,11 @@ class ApiKeyService:
         if row.last_used_at is None or row.last_used_at < now - LAST_USED_RESOLUTION:
             async with db.writer() as session, session.begin():
                 await repository.touch(session, row.id, now, now - LAST_USED_RESOLUTION)
-        return Principal(
+        principal = Principal(
             key_id=row.id, scopes=frozenset(row.scopes), space_ids=frozenset(space_ids)
         )
+        cache.put(secret_hash, principal)
+        return principal
 
     async def create(
         self, session: AsyncSession, body: ApiKeyCreate, *, secret: str | None = None
@@ -98,11 +107,16 @@ class ApiKeyService:
         spaces = await repository.space_ids_of(session, [row.id for row in rows])
         return [_to_schema(row, spaces[row.id]) for row in rows], has_more
 
-    async def revoke(self, session: AsyncSession, key_id: str) -> ApiKey:
-        """Revoke at once; revoking a revoked key changes nothing."""
+    async def revoke(
+        self, session: AsyncSession, key_id: str, *, cache: PrincipalCache | None = None
+    ) -> ApiKey:
+        """Revoke at once; revoking a revoked key changes nothing. `cache`: this process's,
+        so that it stops serving the key before the next request."""
         row = await repository.get(session, key_id) if is_valid_id("key", key_id) else None
         if row is None:
             raise ApiKeyNotFound()
+        if cache is not None:
+            cache.revoke(row.id)
         if row.revoked_at is None:
             row.revoked_at = utcnow()
             await session.flush()
