@@ -1,18 +1,22 @@
 """All SQL about messages."""
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Row, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.kit.pagination import Order, keyset_page
 from threads_api.models import Message
 
+# Messages are only ever rendered once written: read as Core rows, no ORM instances.
+messages = Message.__table__
+
 
 async def add(session: AsyncSession, message: Message) -> None:
     # A Core insert: one statement, no unit-of-work bookkeeping for a row we never change.
     await session.execute(
-        insert(Message.__table__).values(
+        insert(messages).values(
             id=message.id,
             space_id=message.space_id,
             thread_id=message.thread_id,
@@ -27,12 +31,13 @@ async def add(session: AsyncSession, message: Message) -> None:
 
 async def get(
     session: AsyncSession, space_id: str, thread_id: str, message_id: str
-) -> Message | None:
-    return await session.scalar(
-        select(Message).where(
-            Message.id == message_id, Message.thread_id == thread_id, Message.space_id == space_id
-        )
+) -> Row[Any] | None:
+    query = select(messages).where(
+        messages.c.id == message_id,
+        messages.c.thread_id == thread_id,
+        messages.c.space_id == space_id,
     )
+    return (await session.execute(query)).first()
 
 
 async def page(
@@ -43,11 +48,11 @@ async def page(
     order: Order,
     after: int | None,
     limit: int,
-) -> Sequence[Message]:
-    query = select(Message).where(Message.thread_id == thread_id)
+) -> Sequence[Row[Any]]:
+    query = select(messages).where(messages.c.thread_id == thread_id)
     if after_seq is not None:
-        query = query.where(Message.seq > after_seq)
+        query = query.where(messages.c.seq > after_seq)
     query = keyset_page(
-        query, [Message.seq], None if after is None else [after], order=order, limit=limit
+        query, [messages.c.seq], None if after is None else [after], order=order, limit=limit
     )
-    return (await session.scalars(query)).all()
+    return (await session.execute(query)).all()

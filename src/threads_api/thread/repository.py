@@ -4,17 +4,29 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, literal, select, update
+from sqlalchemy import Row, case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.kit.pagination import Order, keyset_page
 from threads_api.models import Thread
+
+# Reads that are only rendered go through Core and come back as rows: building ORM instances
+# was the largest single cost of a read (docs/benchmarks.md). Changes load instances (`get`).
+threads = Thread.__table__
 
 
 async def get(session: AsyncSession, space_id: str, thread_id: str) -> Thread | None:
     return await session.scalar(
         select(Thread).where(Thread.id == thread_id, Thread.space_id == space_id)
     )
+
+
+async def read(session: AsyncSession, space_id: str, thread_id: str) -> Row[Any] | None:
+    return (
+        await session.execute(
+            select(threads).where(threads.c.id == thread_id, threads.c.space_id == space_id)
+        )
+    ).first()
 
 
 async def status_of(session: AsyncSession, space_id: str, thread_id: str) -> str | None:
@@ -61,8 +73,8 @@ async def page(
     order: Order,
     after: Sequence[Any] | None,
     limit: int,
-) -> Sequence[Thread]:
-    sort_column = Thread.last_message_at if sort == "last_message_at" else Thread.created_at
-    query = select(Thread).where(Thread.space_id == space_id, Thread.status.in_(statuses))
-    query = keyset_page(query, [sort_column, Thread.id], after, order=order, limit=limit)
-    return (await session.scalars(query)).all()
+) -> Sequence[Row[Any]]:
+    sort_column = threads.c.last_message_at if sort == "last_message_at" else threads.c.created_at
+    query = select(threads).where(threads.c.space_id == space_id, threads.c.status.in_(statuses))
+    query = keyset_page(query, [sort_column, threads.c.id], after, order=order, limit=limit)
+    return (await session.execute(query)).all()

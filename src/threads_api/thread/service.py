@@ -66,7 +66,12 @@ def _check_if_match(header: str | None, etag: str) -> None:
 
 class ThreadService:
     async def get(self, session: AsyncSession, space_id: str, thread_id: str) -> Thread:
-        return Thread.model_validate(await self._row(session, space_id, thread_id))
+        row = None
+        if is_valid_id("thr", thread_id):
+            row = await repository.read(session, space_id, thread_id)
+        if row is None:
+            raise ThreadNotFound()
+        return Thread.model_validate(row)
 
     async def _row(self, session: AsyncSession, space_id: str, thread_id: str) -> ThreadRow:
         row = None
