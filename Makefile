@@ -37,3 +37,21 @@ format: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+# Benchmarks (bench/): wrk against the service and bench/ceiling.py; BENCH_SMOKE=1 for a short run.
+bench: $(VENV)/.installed-run
+	bench/run.sh
+
+# Scale: 100,000 threads and a 1,000,000-message thread loaded directly, page reads compared.
+.PHONY: bench-scale
+bench-scale: $(VENV)/.installed-run
+	bench/run.sh --scale
+
+# Load and leak check, not in CI's critical path: wrk, 70/30 reads/writes, SOAK_SECONDS (30).
+soak: $(VENV)/.installed-run
+	bench/soak/soak.sh
+
+# Contract fuzzing, longer than CI's: THREADS_FUZZ_EXAMPLES per operation (CI uses 100).
+FUZZ_EXAMPLES ?= 1000
+fuzz: $(VENV)/.installed-test
+	THREADS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/reliability/test_fuzz.py -q -s $(PYTEST_ARGS)
