@@ -237,18 +237,23 @@ def start_server(
             cwd=log_dir,
         )
     server = Server(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited:\n{log.read_text()}")
+    if not wait_until_ready(server.url, process):
+        server.stop()
+        raise RuntimeError(f"server did not become ready:\n{log.read_text()}")
+    return server
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> bool:
+    """True once `url` answers /readyz with 200; False if the process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
-                return server
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return True
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"server did not become ready:\n{log.read_text()}")
+    return False
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_ready
 
 BOOTSTRAP_SECRET = "tk_bootstrap_from_env_0123456789abcdef"
 
@@ -58,18 +57,10 @@ def serve(tmp_path: Path) -> Iterator:
             )
         run = Run(f"http://127.0.0.1:{port}", process, stdout, stderr)
         runs.append(run)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(f"serve exited:\n{stdout.read_text()}{stderr.read_text()}")
-            try:
-                if httpx.get(f"{run.url}/readyz", timeout=1).status_code == 200:
-                    return run
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        if wait_until_ready(run.url, process):
+            return run
         run.stop()
-        raise AssertionError(f"serve never became ready:\n{stderr.read_text()}")
+        raise AssertionError(f"serve never became ready:\n{stdout.read_text()}{stderr.read_text()}")
 
     yield start
     for run in runs:
