@@ -237,10 +237,12 @@ def start_server(
             cwd=log_dir,
         )
     server = Server(f"http://127.0.0.1:{port}", process, log)
-    if not wait_until_ready(server.url, process):
-        server.stop()
-        raise RuntimeError(f"server did not become ready:\n{log.read_text()}")
-    return server
+    if wait_until_ready(server.url, process):
+        return server
+    if process.poll() is not None:
+        raise RuntimeError(f"server exited:\n{log.read_text()}")
+    server.stop()
+    raise RuntimeError(f"server did not become ready:\n{log.read_text()}")
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> bool:
