@@ -1,0 +1,18 @@
+from threads_api_client.resources.api_keys import ApiKeys, AsyncApiKeys
+from threads_api_client.resources.events import AsyncEvents, Events
+from threads_api_client.resources.messages import AsyncMessages, Messages
+from threads_api_client.resources.spaces import AsyncSpaces, Spaces
+from threads_api_client.resources.threads import AsyncThreads, Threads
+
+__all__ = [
+    "ApiKeys",
+    "AsyncApiKeys",
+    "AsyncEvents",
+    "AsyncMessages",
+    "AsyncSpaces",
+    "AsyncThreads",
+    "Events",
+    "Messages",
+    "Spaces",
+    "Threads",
+]
