@@ -1,7 +1,8 @@
 """`make bench`: the Threads API against its ceiling, scenario by scenario.
 
 For each database (SQLite, then PostgreSQL): a fresh database, our server (`threads-api serve`,
-one uvicorn worker) and bench/ceiling.py (same uvicorn, same database) both pinned to CPU 0,
+one uvicorn worker) and bench/ceiling.py (a raw ASGI app on the same uvicorn, same database;
+see its docstring for what it does and does not do) both pinned to CPU 0,
 wrk pinned to CPU 1. Each scenario is warmed up and measured on ours, then on the ceiling
 (the order alternates between rounds), and one table is printed.
 
@@ -12,6 +13,10 @@ Environment:
   BENCH_ROUNDS       measured runs per scenario and server; the median is reported (default 1)
   BENCH_DATABASES    "sqlite postgres" (default), or one of them
   BENCH_SCENARIOS    names to run (default: all)
+  BENCH_CEILING_MODE how the SQLite ceiling drives the database (default group: statements
+                     inline, writes group-committed, the COMMIT on the writer's thread;
+                     hybrid: the same with one COMMIT per request; inline, thread,
+                     aiosqlite; see bench/ceiling_db.py); PostgreSQL: asyncpg either way
   BENCH_SMOKE=1      CI smoke: SQLite only, 1-second runs, no warm-up
   BENCH_POSTGRES_URL server to create the throw-away database on
                      (default postgresql://postgres@127.0.0.1:5432/postgres)
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -51,6 +57,7 @@ WARMUP = 0 if SMOKE else int(os.environ.get("BENCH_WARMUP", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "10"))
 ROUNDS = 1 if SMOKE else int(os.environ.get("BENCH_ROUNDS", "1"))
 DATABASES = ["sqlite"] if SMOKE else os.environ.get("BENCH_DATABASES", "sqlite postgres").split()
+CEILING_MODE = os.environ.get("BENCH_CEILING_MODE", "group")
 
 MESSAGE = {"content": "A benchmark message: short, like most chat messages are.", "author": "bench"}
 THREAD = {"content": "Benchmark thread\nIts first message, a line or two long.", "author": "bench"}
@@ -175,6 +182,7 @@ def measure(server: Server, s: Scenario, tag: str) -> Result:
             body=s.body,
             key=key + "w" if s.mode == "unique" else s.key,
         )
+    cpu = server.cpu_seconds()
     result = wrk(
         server.base,
         s.method,
@@ -185,6 +193,8 @@ def measure(server: Server, s: Scenario, tag: str) -> Result:
         body=s.body,
         key=key if s.mode == "unique" else s.key,
     )
+    # The server's CPU time per request: robust where req/s is not, on a shared machine.
+    result.raw["cpu_us"] = (server.cpu_seconds() - cpu) * 1e6 / max(1, result.requests)
     if result.errors:
         log(f"WARNING {server.name} {s.name}: {result.raw}")
     return result
@@ -205,7 +215,7 @@ def run_database(kind: str) -> list[dict[str, Any]]:
             fixture = prepare(
                 ours.base, **({"threads_count": 60, "messages_count": 60} if SMOKE else {})
             )
-            ceiling = start_ceiling(db, f"bench-{kind}")
+            ceiling = start_ceiling(db, f"bench-{kind}", {"CEILING_MODE": CEILING_MODE})
             every = scenarios(fixture)
             # Reads first, on the data prepare() made: the write scenarios add thousands of
             # threads and messages (and, on PostgreSQL, autovacuum work) that would otherwise
@@ -219,6 +229,8 @@ def run_database(kind: str) -> list[dict[str, Any]]:
                     for server in pair:
                         runs[server.name].append(measure(server, s, f"r{round_no}"))
                 o, c = median_result(runs["ours"]), median_result(runs["ceiling"])
+                ours_cpu = statistics.median(r.raw["cpu_us"] for r in runs["ours"])
+                ceiling_cpu = statistics.median(r.raw["cpu_us"] for r in runs["ceiling"])
                 row = {
                     "db": kind,
                     "scenario": s.name,
@@ -229,6 +241,9 @@ def run_database(kind: str) -> list[dict[str, Any]]:
                     "ceiling_p50": c.p50_ms,
                     "ceiling_p99": c.p99_ms,
                     "ratio": o.rps / c.rps if c.rps else 0.0,
+                    "ours_cpu_us": ours_cpu,
+                    "ceiling_cpu_us": ceiling_cpu,
+                    "cpu_ratio": ceiling_cpu / ours_cpu if ours_cpu else 0.0,
                     "errors": o.errors + c.errors,
                     "ours_all_rps": [r.rps for r in runs["ours"]],
                     "ceiling_all_rps": [r.rps for r in runs["ceiling"]],
@@ -236,7 +251,8 @@ def run_database(kind: str) -> list[dict[str, Any]]:
                 rows.append(row)
                 log(
                     f"{kind} {s.name}: ours {o.rps:.0f}/s, ceiling {c.rps:.0f}/s, "
-                    f"ratio {row['ratio']:.2f}"
+                    f"ratio {row['ratio']:.2f}; CPU per request {ours_cpu:.0f} / "
+                    f"{ceiling_cpu:.0f} µs, ratio {row['cpu_ratio']:.2f}"
                 )
         finally:
             ours.stop()
@@ -249,14 +265,16 @@ def run_database(kind: str) -> list[dict[str, Any]]:
 def table(rows: list[dict[str, Any]]) -> str:
     header = (
         "| db | scenario | ours req/s | ours p50 ms | ours p99 ms | ceiling req/s "
-        "| ceiling p50 ms | ceiling p99 ms | ours/ceiling |"
+        "| ceiling p50 ms | ceiling p99 ms | ours/ceiling | ours CPU µs/req "
+        "| ceiling CPU µs/req | by CPU |"
     )
-    lines = [header, "|" + "---|" * 9]
+    lines = [header, "|" + "---|" * 12]
     for r in rows:
         lines.append(
             f"| {r['db']} | {r['scenario']} | {r['ours_rps']:.0f} | {r['ours_p50']:.2f} "
             f"| {r['ours_p99']:.2f} | {r['ceiling_rps']:.0f} | {r['ceiling_p50']:.2f} "
-            f"| {r['ceiling_p99']:.2f} | {r['ratio']:.2f} |"
+            f"| {r['ceiling_p99']:.2f} | {r['ratio']:.2f} | {r['ours_cpu_us']:.0f} "
+            f"| {r['ceiling_cpu_us']:.0f} | {r['cpu_ratio']:.2f} |"
             + ("  (errors!)" if r["errors"] else "")
         )
     return "\n".join(lines)
@@ -272,6 +290,7 @@ def main() -> int:
         "rounds": ROUNDS,
         "databases": DATABASES,
         "smoke": SMOKE,
+        "ceiling_mode": CEILING_MODE,
     }
     log(f"machine: {info}")
     log(f"settings: {settings}")

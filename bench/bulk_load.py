@@ -359,6 +359,8 @@ def _sqlite_params(spec: tuple) -> tuple:
 def reads(db: Database, layout: Layout) -> list[Read]:
     from threads_api.kit.cursor import CursorCodec
     from threads_api.kit.schemas import format_timestamp
+    from threads_api.message.endpoints import messages_binding
+    from threads_api.thread.endpoints import threads_binding
 
     codec = CursorCodec(SECRET_KEY.encode())
 
@@ -366,15 +368,14 @@ def reads(db: Database, layout: Layout) -> list[Read]:
         return f"/v1/spaces/{{space}}/threads/{thread_id}/messages?limit=50{query}"
 
     def after(thread_id: str, seq: int) -> str:
-        return "&cursor=" + codec.encode(f"messages:{thread_id}:asc:None", [seq])
+        return "&cursor=" + codec.encode(messages_binding(thread_id, "asc", None), [seq])
 
     positions: dict[tuple[str, int], tuple[datetime, str]] = {}
 
     def threads_after(space_id: str, rank: int) -> str:
         ts, thread_id = positions.setdefault((space_id, rank), thread_position(db, space_id, rank))
-        cursor = codec.encode(
-            f"threads:{space_id}:None:last_message_at:desc", [format_timestamp(ts), thread_id]
-        )
+        binding = threads_binding(space_id, None, "last_message_at", "desc")
+        cursor = codec.encode(binding, [format_timestamp(ts), thread_id])
         return f"&cursor={cursor}"
 
     def m(

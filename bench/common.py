@@ -132,6 +132,12 @@ class Server:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, every thread) of the server and its child processes so
+        far: per request, it is what a request costs, whatever share of the CPU the server
+        got on a shared machine."""
+        return process_tree_cpu(self.process.pid)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -140,6 +146,20 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def process_tree_cpu(pid: int) -> float:
+    """utime + stime of `pid` and its descendants, in seconds, from /proc (0 when gone)."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += process_tree_cpu(int(child))
+    except (OSError, IndexError, ValueError):
+        pass
+    return total
 
 
 def _wait_healthy(server: Server, path: str, timeout: float = 60) -> None:
@@ -206,20 +226,49 @@ def start_ours(
     return server
 
 
-def start_ceiling(db: Database, label: str) -> Server:
-    """bench/ceiling.py on the same uvicorn (uvloop, httptools), pinned the same way."""
+def start_ceiling(
+    db: Database,
+    label: str,
+    extra_env: dict[str, str] | None = None,
+    *,
+    server: str = "uvicorn",
+    name: str = "ceiling",
+    module: str = "ceiling",
+) -> Server:
+    """bench/ceiling.py (a raw ASGI app), pinned like ours. `server`: "uvicorn" (httptools,
+    uvloop: what ours runs on) or "granian" (ASGI; `.venv/bin/pip install granian`).
+    `extra_env`: CEILING_MODE, CEILING_JSON, CEILING_LOG (see ceiling.py)."""
     port = free_port()
-    log_path = OUT / f"{label}-ceiling.log"
-    env = {**os.environ, "CEILING_DATABASE_URL": db.plain_url}
+    log_path = OUT / f"{label}-{name}.log"
+    env = {**os.environ, "CEILING_DATABASE_URL": db.plain_url, **(extra_env or {})}
     process = subprocess.Popen(
-        [
-            *taskset(SERVER_CPU),
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "ceiling:app",
-            "--app-dir",
-            str(BENCH),
+        [*taskset(SERVER_CPU), *_server_command(f"{module}:app", port, server, app_dir=BENCH)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=(stderr := _log_file(log_path)),
+    )
+    os.close(stderr)
+    started = Server(name, port, process, log_path)
+    try:
+        _wait_healthy(started, "/v1/nothing")  # any answer (404) means it serves
+    except BaseException:
+        started.stop()
+        raise
+    return started
+
+
+def _server_command(
+    app: str, port: int, server: str, *, app_dir: Path | None = None, factory: bool = False
+) -> list[str]:
+    """The command line serving the ASGI `app` on `port` with one worker, no access log."""
+    if server == "granian":
+        return [
+            str(VENV_BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--loop",
+            "uvloop",
             "--host",
             "127.0.0.1",
             "--port",
@@ -227,23 +276,60 @@ def start_ceiling(db: Database, label: str) -> Server:
             "--workers",
             "1",
             "--no-access-log",
-            "--no-server-header",
             "--log-level",
             "warning",
-        ],
+            *(["--working-dir", str(app_dir)] if app_dir else []),
+            *(["--factory"] if factory else []),
+            app,
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        *(["--app-dir", str(app_dir)] if app_dir else []),
+        *(["--factory"] if factory else []),
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--no-server-header",
+        "--log-level",
+        "warning",
+    ]
+
+
+def start_ours_on(db: Database, label: str, server: str, name: str = "ours") -> Server:
+    """Our app (`create_server_app`) on a bare server command instead of `threads-api serve`:
+    for comparing HTTP servers only (no connection limits, no header timeout of our own).
+    Migrates first, as `serve` does."""
+    migrate(db)
+    port = free_port()
+    log_path = OUT / f"{label}-{name}.log"
+    env = {**os.environ, "THREADS_API_DATABASE_URL": db.url, "THREADS_API_ADMIN_KEY": ADMIN_KEY}
+    command = _server_command("threads_api.app:create_server_app", port, server, factory=True)
+    process = subprocess.Popen(
+        [*taskset(SERVER_CPU), *command],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=(stderr := _log_file(log_path)),
     )
     os.close(stderr)
-    server = Server("ceiling", port, process, log_path)
+    started = Server(name, port, process, log_path)
     try:
-        _wait_healthy(server, "/v1/nothing")  # any answer (404) means it serves
+        _wait_healthy(started, "/healthz")
     except BaseException:
-        server.stop()
+        started.stop()
         raise
-    return server
+    return started
 
 
 # --- HTTP without dependencies ---------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Measure candidate optimisations before they are made: bench/patched_serve.py variants.
 
     .venv/bin/python bench/experiments.py            # SQLite, default variants
-    BENCH_VARIANTS="base;onehop;authcache;onehop,authcache,noreset,nospacecheck,nolog" ...
+    BENCH_VARIANTS="base;onehop;nocache;onehop,noreset,nospacecheck,nolog" ...
 
 Every variant runs on the same database, pinned like `make bench`, in rounds whose order
 rotates; the median req/s per scenario is compared with the unpatched server ("base").

@@ -1,6 +1,6 @@
 """`threads-api serve` with experimental patches, to measure an optimisation before making it.
 
-    BENCH_PATCHES=onehop,authcache .venv/bin/python bench/patched_serve.py --port 8000
+    BENCH_PATCHES=onehop,noreset .venv/bin/python bench/patched_serve.py --port 8000
 
 Used by bench/experiments.py only. Each patch imitates, from the outside, what a change to
 src/ would do, so that its gain can be measured on the real server before anyone writes it:
@@ -9,9 +9,11 @@ src/ would do, so that its gain can be measured on the real server before anyone
                 fetchall + close run together), instead of four
   noreset       no pool "reset on return" ROLLBACK after a session that already committed
   noping        PostgreSQL: no pool pre-ping (one `SELECT 1` round trip per checkout)
-  authcache     API-key lookups cached for 1 s per secret hash (no auth transaction on a hit);
-                src/ has had its own PrincipalCache since 10:04 on 27 Nov, so this is now moot
-  nocache       the reverse: src/'s PrincipalCache never hits (the "before" of that change)
+  nocache       src/'s PrincipalCache never hits: the "before" of the API-key cache
+  nowatch       no revocation watcher, and cached keys trusted for their whole second: the
+                "before" of ADR 0005 (revocation within 100 ms in every process)
+  trustlog      diagnostic: log how many key lookups found the cache untrusted because the
+                revocation watcher's last successful poll began more than 75 ms earlier
   nospacecheck  no `SELECT spaces.id` per request (as if folded into the thread query,
                 checked only when that query finds nothing)
   nolog         no per-request JSON log line (log level WARNING)
@@ -112,6 +114,44 @@ def _nocache() -> None:
     PrincipalCache.get = lambda self, secret_hash: None
 
 
+def _nowatch() -> None:
+    import asyncio
+
+    from threads_api.auth.cache import PrincipalCache
+    from threads_api.auth.watcher import RevocationWatcher
+
+    async def idle(self: Any) -> None:
+        await asyncio.Event().wait()
+
+    original = PrincipalCache.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._trusted_until = float("inf")
+
+    RevocationWatcher.run = idle
+    PrincipalCache.__init__ = init
+
+
+def _trustlog() -> None:
+    import logging
+
+    from threads_api.auth.cache import PrincipalCache
+
+    original = PrincipalCache.get
+    log = logging.getLogger("bench.trustlog")
+    counts = {"lookups": 0, "untrusted": 0}
+
+    def get(self: Any, secret_hash: str) -> Any:
+        counts["lookups"] += 1
+        counts["untrusted"] += time.monotonic() >= self._trusted_until
+        if counts["lookups"] % 1000 == 0:
+            log.warning("cache untrusted for %(untrusted)d of %(lookups)d key lookups", counts)
+        return original(self, secret_hash)
+
+    PrincipalCache.get = get
+
+
 def _noping() -> None:
     import threads_api.db as db
 
@@ -122,25 +162,6 @@ def _noping() -> None:
         return original(*args, **kwargs)
 
     db.create_async_engine = create
-
-
-def _authcache() -> None:
-    from threads_api.auth.service import ApiKeyService
-
-    original = ApiKeyService.authenticate
-    cache: dict[str, tuple[float, Any]] = {}
-
-    async def authenticate(self: Any, *args: Any) -> Any:
-        secret = args[-1]  # (db, secret) before the PrincipalCache, (db, cache, secret) after
-        now = time.monotonic()
-        hit = cache.get(secret or "")
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        principal = await original(self, *args)
-        cache[secret or ""] = (now + 1.0, principal)
-        return principal
-
-    ApiKeyService.authenticate = authenticate
 
 
 def _holdtime() -> None:
@@ -382,9 +403,9 @@ def _rawjson() -> None:
 
     import threads_api.message.endpoints as message_endpoints
     import threads_api.thread.endpoints as thread_endpoints
-    from threads_api.kit import pagination
+    from threads_api import pages
 
-    original = pagination.build_page
+    original = pages.build_page
 
     def build_page(request: Any, response: Any, items: Any, has_more: bool, **kw: Any) -> Any:
         page = original(request, response, items, has_more, **kw)

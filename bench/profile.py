@@ -52,16 +52,17 @@ async def _count(kind: str, db: Any) -> dict[str, Any]:
     import httpx
     from sqlalchemy import event
 
+    from threads_api.api_key.service import api_key as api_key_service
     from threads_api.app import create_app
-    from threads_api.auth.service import api_key as api_key_service
     from threads_api.config import Settings
+    from threads_api.state import app_state
 
     report: dict[str, Any] = {}
     if True:  # the database is made by count(), outside the event loop
         settings = Settings(database_url=db.url, admin_key=ADMIN_KEY)
         app = create_app(settings)
         async with app.router.lifespan_context(app):
-            database = app.state.database
+            database = app_state(app).database
             await api_key_service.bootstrap(database, ADMIN_KEY)
             seen: list[tuple[str, str]] = []
             engines = {"read": database.read_engine, "write": database.write_engine}
@@ -201,17 +202,26 @@ LAYERS = [
     ("uvicorn+httptools (outside the app)", "uvicorn/protocols/http"),
     ("our middleware (request id, log line)", "threads_api/middleware.py"),
     ("  logging: JSON log line", "logging/__init__.py"),
+    ("starlette/FastAPI routing (match, request objects)", "starlette/routing.py"),
     ("ApiRoute.checked_handler", "threads_api/routing.py"),
-    ("  authenticate (own transaction)", "authenticate (threads_api/auth/service.py"),
+    ("  authenticate (cache or own transaction)", "authenticate (threads_api/auth/service.py"),
+    ("  read body + json.loads", "_read_body (threads_api/routing.py"),
     ("FastAPI solve_dependencies", "solve_dependencies"),
-    ("FastAPI serialize_response", "serialize_response"),
-    ("get_session (open/commit)", "get_session (threads_api/db.py"),
-    ("idempotency service", "threads_api/idempotency/"),
+    ("  get_session (open/commit)", "get_session (threads_api/state.py"),
+    ("  space visibility + scope", "threads_api/space/dependencies.py"),
+    ("  Idempotency-Key header + fingerprint", "idempotency_key (threads_api/idempotency"),
+    ("  body validation (pydantic)", "request_body_to_args"),
+    ("FastAPI serialize_response (response_model)", "serialize_response"),
+    ("idempotency (claim, complete)", "threads_api/idempotency/"),
     ("message service", "threads_api/message/service.py"),
     ("thread service", "threads_api/thread/service.py"),
+    ("ETag (kit/etag.py)", "threads_api/kit/etag.py"),
+    ("pagination (build_page, cursor)", "threads_api/pages.py"),
+    ("revocation watcher (background)", "threads_api/auth/watcher.py"),
     ("SQLAlchemy (any)", "sqlalchemy/"),
     ("  SQLAlchemy ORM", "sqlalchemy/orm/"),
     ("  SQLAlchemy compile", "sqlalchemy/sql/compiler.py"),
+    ("  SQLAlchemy pool (checkout, reset)", "sqlalchemy/pool/"),
     ("aiosqlite worker thread", "aiosqlite/core.py"),
     ("  sqlite3 execute/fetch", "_execute (aiosqlite"),
     ("asyncpg", "asyncpg/"),
@@ -219,6 +229,67 @@ LAYERS = [
     ("json (stdlib)", "json/"),
     ("hashlib/hmac", "hmac.py"),
 ]
+
+
+# Self time: each sample goes to one bucket, by the file of its innermost frame.
+SELF_BUCKETS = [
+    ("event loop, sockets (uvloop C; leaf Runner.run)", "asyncio/runners.py"),
+    ("uvicorn + httptools", "uvicorn/"),
+    ("starlette", "starlette/"),
+    ("fastapi", "fastapi/"),
+    ("pydantic", "pydantic"),
+    ("SQLAlchemy ORM (session, unit of work)", "sqlalchemy/orm/"),
+    ("SQLAlchemy engine (execute, results)", "sqlalchemy/engine/"),
+    ("SQLAlchemy SQL (build, compile, cache key)", "sqlalchemy/sql/"),
+    ("SQLAlchemy pool", "sqlalchemy/pool/"),
+    ("SQLAlchemy other (greenlets, events, dialect)", "sqlalchemy/"),
+    ("greenlet", "greenlet"),
+    ("aiosqlite (its thread, sqlite3 calls, queue)", "aiosqlite/"),
+    ("asyncpg", "asyncpg/"),
+    ("threads_api (our own code)", "threads_api/"),
+    ("logging (the JSON log line)", "logging/"),
+    ("json", "json/"),
+    ("other stdlib (uuid, datetime, hashlib, typing…)", ""),
+]
+
+
+def _self_time(raw_path: Path) -> list[tuple[str, float]]:
+    samples: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw_path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        leaf = stack.split(";")[-1]
+        total += int(n)
+        for label, marker in SELF_BUCKETS:
+            if marker in leaf:
+                samples[label] += int(n)
+                break
+    return [(label, 100 * samples[label] / total if total else 0.0) for label, _ in SELF_BUCKETS]
+
+
+def summarise_saved() -> None:
+    """Self time per bucket from the raw stacks the last `spy` run saved, µs per request
+    given as `BENCH_CPU_US="POST message=6967,GET thread=1913,…"` (logged by `spy`)."""
+    cpu = dict(
+        (name.strip(), float(us))
+        for name, _, us in (
+            item.partition("=") for item in os.environ.get("BENCH_CPU_US", "").split(",") if item
+        )
+    )
+    raws = sorted(OUT.glob("pyspy-*.txt"))
+    names = [p.stem.removeprefix("pyspy-") for p in raws]
+    print("| self time in | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    tables = [_self_time(p) for p in raws]
+    for i, (label, _) in enumerate(SELF_BUCKETS):
+        cells = []
+        for name, rows in zip(names, tables, strict=True):
+            pct = rows[i][1]
+            us = next((v for k, v in cpu.items() if k.lower().replace(" ", "-") == name), None)
+            cells.append(f"{pct:.1f} %" + (f" ≈ {pct * us / 100:.0f} µs" if us else ""))
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 def _summarise(raw_path: Path) -> list[tuple[str, float]]:
@@ -242,6 +313,12 @@ def _summarise(raw_path: Path) -> list[tuple[str, float]]:
     return rows
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all its threads, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def spy(seconds: int) -> None:
     py_spy = VENV_BIN / "py-spy"
     if not py_spy.exists():
@@ -252,7 +329,8 @@ def spy(seconds: int) -> None:
         server = start_ours(db, "profile-spy", {"THREADS_API_LOG_LEVEL": "INFO"})
         try:
             f = b.prepare(server.base)
-            targets = [s for s in b.scenarios(f) if s.name in ("POST message", "GET thread")]
+            wanted = os.environ.get("BENCH_SCENARIOS", "POST message,GET thread").split(",")
+            targets = [s for s in b.scenarios(f) if s.name in [w.strip() for w in wanted]]
             for s in targets:
                 slug = s.name.lower().replace(" ", "-")
                 raw = OUT / f"pyspy-{slug}.txt"
@@ -279,6 +357,7 @@ def spy(seconds: int) -> None:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE,
                     )
+                    cpu_before = _cpu_seconds(server.process.pid)
                     result = wrk(
                         server.base,
                         s.method,
@@ -293,12 +372,22 @@ def spy(seconds: int) -> None:
                     if recorder.returncode != 0:
                         raise RuntimeError(f"py-spy failed: {err.decode()}")
                     if fmt == "raw":
-                        log(f"{s.name}: {result.rps:.0f} req/s while sampled")
-                print(f"\n## {s.name}: share of CPU samples (inclusive), py-spy {seconds}s\n")
-                print("| layer | % of samples |")
-                print("|---|---|")
+                        # The server's CPU time (all threads) per request while sampled.
+                        cpu_us = (_cpu_seconds(server.process.pid) - cpu_before) * 1e6
+                        per_request = cpu_us / max(1, result.requests)
+                        log(
+                            f"{s.name}: {result.rps:.0f} req/s while sampled, "
+                            f"{per_request:.0f} µs of server CPU per request"
+                        )
+                print(
+                    f"\n## {s.name}: share of CPU samples (inclusive), py-spy {seconds}s; "
+                    f"{result.rps:.0f} req/s, {per_request:.0f} µs CPU per request\n"
+                )
+                print("| layer | % of samples | ≈ µs per request |")
+                print("|---|---|---|")
                 for label, pct in _summarise(raw):
-                    print(f"| {label} | {pct:.1f} |" if pct else f"| {label} | |")
+                    us = f"{pct * per_request / 100:.0f}" if pct else ""
+                    print(f"| {label} | {pct:.1f} | {us} |" if pct else f"| {label} | | |")
         finally:
             server.stop()
 
@@ -420,6 +509,86 @@ def micro(n: int = 4000) -> None:
         print(f"| {name} | {us:.0f} |")
 
 
+# --- json: a page of 50 messages, from driver rows to response bytes, several ways -------------
+
+
+def serialise(n: int = 2000) -> None:
+    import time as _time
+    from datetime import UTC, datetime
+
+    import ceiling_units as cu
+    from pydantic import TypeAdapter
+
+    from threads_api.kit.pagination import Page
+    from threads_api.kit.schemas import format_timestamp
+    from threads_api.message.schemas import Message
+
+    stamp = "2026-11-29 15:12:53.579621"
+    content = "A benchmark message: short, like most chat messages are."
+    raw = [
+        (f"msg_{i:026d}", "spc_x", "thr_x", i, "bench", content, "{}", stamp, 1, None, None)
+        for i in range(50)
+    ]
+
+    class Row:  # what SQLAlchemy hands the service: attributes, aware datetimes
+        def __init__(self, r: tuple) -> None:
+            (self.id, self.space_id, self.thread_id, self.seq, self.author, self.content) = r[:6]
+            self.metadata_ = {}
+            self.created_at = datetime.fromisoformat(r[7]).replace(tzinfo=UTC)
+            self.version, self.edited_at, self.deleted_at = r[8], None, None
+
+    rows = [Row(r) for r in raw]
+    page_adapter = TypeAdapter(Page[Message])
+    list_adapter = TypeAdapter(list[Message])
+    d = cu.SqliteDialect
+    import orjson
+    import pydantic_core
+
+    def as_now() -> bytes:  # model_validate per row, then FastAPI's response_model pass
+        items = [Message.model_validate(r) for r in rows]
+        page = Page[Message](data=items, has_more=True, next_cursor="c")
+        return page_adapter.dump_json(page_adapter.validate_python(page.model_dump()))
+
+    def validate_once() -> bytes:  # rows validated once, dumped once (no response_model pass)
+        items = [Message.model_validate(r) for r in rows]
+        return page_adapter.dump_json(Page[Message](data=items, has_more=True, next_cursor="c"))
+
+    def dicts() -> list[dict]:
+        return [cu.message_json(d, r) for r in raw]
+
+    ways = {
+        "as now: model_validate each row + response_model round trip": as_now,
+        "model_validate each row, one dump_json (no response_model)": validate_once,
+        "TypeAdapter(list[Message]).validate_python(dicts) + dump_json": lambda: (
+            list_adapter.dump_json(list_adapter.validate_python(dicts()))
+        ),
+        "dicts from rows + pydantic_core.to_json (no validation)": lambda: pydantic_core.to_json(
+            {"object": "list", "data": dicts(), "has_more": True, "next_cursor": "c"}
+        ),
+        "dicts from rows + stdlib json (one prebuilt encoder)": lambda: cu.json_dumps_stdlib(
+            {"object": "list", "data": dicts(), "has_more": True, "next_cursor": "c"}
+        ),
+        "dicts from rows + orjson": lambda: orjson.dumps(
+            {"object": "list", "data": dicts(), "has_more": True, "next_cursor": "c"}
+        ),
+        "dicts from rows only": dicts,
+        "format_timestamp(aware datetime) x 50": lambda: [
+            format_timestamp(r.created_at) for r in rows
+        ],
+        "SQLite text -> RFC 3339 (replace) x 50": lambda: [d.out(r[7]) for r in raw],
+    }
+    print(f"\n## A page of 50 messages to JSON bytes ({n} runs, µs per page)\n")
+    print("| how | µs per page |")
+    print("|---|---|")
+    for label, fn in ways.items():
+        for _ in range(n // 10):
+            fn()
+        started = _time.perf_counter()
+        for _ in range(n):
+            fn()
+        print(f"| {label} | {(_time.perf_counter() - started) / n * 1e6:.0f} |")
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
@@ -427,6 +596,10 @@ def main() -> None:
         count()
     if what in ("micro", "all"):
         micro()
+    if what == "json":
+        serialise()
+    if what == "summarise":
+        summarise_saved()
     if what in ("spy", "all"):
         spy(int(sys.argv[2]) if len(sys.argv) > 2 else int(os.environ.get("BENCH_SECONDS", "8")))
 
