@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format fuzz bench soak clean
+.PHONY: run test lint typecheck format fuzz bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,9 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+# The Python client (clients/python) too: its tests run with the server's (pyproject testpaths).
+$(VENV)/.installed-test: pyproject.toml clients/python/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]" -e ./clients/python
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
@@ -27,13 +28,24 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Without the tests that start server processes or run the CLI (marked slow): a quick check.
+.PHONY: test-fast
+test-fast: $(VENV)/.installed-test
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests clients/python
+	$(BIN)/ruff format --check src tests clients/python
+
+# mypy strict over src/ (ADR 0006), and the import layers of .importlinter.
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+	$(BIN)/mypy --strict clients/python/src
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed-test
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests clients/python
+	$(BIN)/ruff format src tests clients/python
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -11,7 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_until_ready
+from tests.servers import announced_url, wait_until_ready
+
+# Every test starts `threads-api serve`.
+pytestmark = pytest.mark.slow
 
 BOOTSTRAP_SECRET = "tk_bootstrap_from_env_0123456789abcdef"
 
@@ -40,7 +43,6 @@ def serve(tmp_path: Path) -> Iterator:
     runs: list[Run] = []
 
     def start(database_url: str, admin_key: str | None) -> Run:
-        port = free_port()
         n = len(runs)
         stdout, stderr = tmp_path / f"stdout-{n}.txt", tmp_path / f"stderr-{n}.txt"
         env = {k: v for k, v in os.environ.items() if not k.startswith("THREADS_API_")}
@@ -49,15 +51,15 @@ def serve(tmp_path: Path) -> Iterator:
             env["THREADS_API_ADMIN_KEY"] = admin_key
         with stdout.open("wb") as out, stderr.open("wb") as err:
             process = subprocess.Popen(
-                [sys.executable, "-m", "threads_api", "serve", "--port", str(port)],
+                [sys.executable, "-m", "threads_api", "serve", "--port", "0"],
                 stdout=out,
                 stderr=err,
                 env=env,
                 cwd=tmp_path,
             )
-        run = Run(f"http://127.0.0.1:{port}", process, stdout, stderr)
+        run = Run(announced_url(stdout, process), process, stdout, stderr)
         runs.append(run)
-        if wait_until_ready(run.url, process):
+        if run.url and wait_until_ready(run.url, process):
             return run
         run.stop()
         raise AssertionError(f"serve never became ready:\n{stdout.read_text()}{stderr.read_text()}")
@@ -158,7 +160,7 @@ def test_invalid_admin_key_refuses_to_start(tmp_path: Path) -> None:
     env["THREADS_API_DATABASE_URL"] = f"sqlite:///{tmp_path / 'threads.db'}"
     env["THREADS_API_ADMIN_KEY"] = "short"
     result = subprocess.run(
-        [sys.executable, "-m", "threads_api", "serve", "--port", str(free_port())],
+        [sys.executable, "-m", "threads_api", "serve", "--port", "0"],
         env=env,
         cwd=tmp_path,
         capture_output=True,

@@ -15,7 +15,10 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import _pg_admin, _pg_database_url
+from tests.helpers import pg_admin, pg_database_url
+
+# Every test runs the command in a subprocess.
+pytestmark = pytest.mark.slow
 
 
 def cli(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -52,11 +55,11 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         yield f"sqlite+aiosqlite:///{tmp_path / 'fresh' / 'threads.db'}"
         return
     name = f"threads_cli_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield _pg_database_url(name)
+        yield pg_database_url(name)
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_migrate_creates_the_schema_and_can_run_again(empty_database: str, tmp_path: Path) -> None:
@@ -84,6 +87,9 @@ async def test_spaces_and_keys_commands(
     listed = ok(cli(database_url, tmp_path, "spaces", "list"))
     assert [s["id"] for s in listed] == [space["id"], other["id"]]
     assert [s["name"] for s in listed] == ["from the shell", "from the API"]
+    # The fields and timestamps `spaces create` prints, which are the API's.
+    assert listed == [space, other]
+    assert listed[0] == (await client.get(f"/v1/spaces/{space['id']}")).json()
 
     created = ok(
         cli(
@@ -113,6 +119,11 @@ async def test_spaces_and_keys_commands(
     assert secret not in keys_out.stdout
     assert all("secret" not in k and "secret_hash" not in k for k in keys)
     assert created["id"] in [k["id"] for k in keys]
+    # What `keys create` printed but the secret (the key has been used since): the API's view.
+    mine = next(k for k in keys if k["id"] == created["id"])
+    printed = {k: v for k, v in created.items() if k != "secret"}
+    assert mine == {**printed, "last_used_at": mine["last_used_at"]}
+    assert mine == (await client.get(f"/v1/api-keys/{created['id']}")).json()
     assert len(keys) == 2  # the bootstrap admin key and this one
 
     revoked = ok(cli(database_url, tmp_path, "keys", "revoke", created["id"]))

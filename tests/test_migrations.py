@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, MetaData, String, Table, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import _pg_admin, _pg_database_url, _settings
+from tests.helpers import make_settings, pg_admin, pg_database_url
 from threads_api.migrate import alembic_config, migrate
 from threads_api.models import Base
 
@@ -30,11 +30,11 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
         yield f"sqlite+aiosqlite:///{tmp_path / 'new' / 'threads.db'}"
         return
     name = f"threads_mig_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield _pg_database_url(name)
+        yield pg_database_url(name)
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _schema(connection: Connection) -> dict[str, Any]:
@@ -84,7 +84,7 @@ async def _execute(database_url: str, statement: str) -> Any:
 
 
 async def test_migrate_from_empty_matches_the_models(empty_database: str) -> None:
-    await migrate(_settings(empty_database))
+    await migrate(make_settings(empty_database))
     schema, differences, version = await _inspect(empty_database)
     assert version == HEAD
     assert set(schema) >= {
@@ -102,7 +102,7 @@ async def test_migrate_from_empty_matches_the_models(empty_database: str) -> Non
 
 
 async def test_migrating_twice_changes_nothing(empty_database: str) -> None:
-    settings = _settings(empty_database)
+    settings = make_settings(empty_database)
     await migrate(settings)
     await _execute(
         empty_database,
@@ -121,6 +121,7 @@ async def test_migrating_twice_changes_nothing(empty_database: str) -> None:
     assert [tuple(r) for r in versions] == [(HEAD,)]
 
 
+@pytest.mark.slow
 async def test_concurrent_migrations_do_not_collide(empty_database: str, tmp_path: Path) -> None:
     """Several processes starting at once on a new database (as several containers would)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("THREADS_API_")}

@@ -3,6 +3,8 @@
 import asyncio
 import json
 import re
+import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
@@ -12,20 +14,13 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import ADMIN_SECRET, Server, _settings
+from tests.helpers import ADMIN_SECRET, make_settings, problem
+from tests.servers import Server
+from threads_api.api_key.service import api_key as api_key_service
 from threads_api.app import create_app
-from threads_api.auth.service import api_key as api_key_service
+from threads_api.state import app_state
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 class TestHealth:
@@ -112,10 +107,10 @@ async def outage(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Any, 
         url = server.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         cut, restore = proxy.stop, proxy.start
 
-    settings = _settings(url, database_timeout_seconds=2)
+    settings = make_settings(url, database_timeout_seconds=2)
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        await api_key_service.bootstrap(application.state.database, ADMIN_SECRET)
+        await api_key_service.bootstrap(app_state(application).database, ADMIN_SECRET)
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://test", headers={"X-API-Key": ADMIN_SECRET}
@@ -231,6 +226,7 @@ def request_lines(log: Path) -> list[dict[str, Any]]:
     return lines
 
 
+@pytest.mark.slow
 class TestRequestLog:
     def test_one_json_line_per_request_and_no_secrets(
         self, database_url: str, server_factory: Callable[..., Server]
@@ -306,3 +302,33 @@ class TestRequestLog:
         text = server.log.read_text()
         for secret_text in (secret, ADMIN_SECRET, wrong):
             assert secret_text not in text
+
+
+@pytest.mark.slow
+class TestClientDisconnect:
+    def test_a_client_that_leaves_mid_body_is_logged_at_info_without_traceback(
+        self, database_url: str, server_factory: Callable[..., Server]
+    ) -> None:
+        server = server_factory(database_url)
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(
+                b"POST /v1/spaces HTTP/1.1\r\nHost: x\r\nX-Request-ID: left-early\r\n"
+                b"X-API-Key: " + ADMIN_SECRET.encode() + b"\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                b'{"name": "'
+            )
+            time.sleep(0.3)  # the server is now waiting for the rest of the body
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            lines = [e for e in request_lines(server.log) if e["request_id"] == "left-early"]
+            if lines:
+                break
+            time.sleep(0.1)
+        server.stop()
+        assert len(lines) == 1, server.log.read_text()
+        assert lines[0]["status"] == 499
+        assert lines[0]["level"] == "info"
+        text = server.log.read_text()
+        assert "Traceback" not in text
+        assert '"level": "error"' not in text

@@ -1,27 +1,27 @@
 """create_app(settings): the application, its lifespan and its error handlers."""
 
-import asyncio
 import contextlib
+import functools
 import logging
 import re
+import traceback
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
-from starlette.staticfiles import StaticFiles
 
 from threads_api import __version__
 from threads_api.api import router as v1_router
+from threads_api.app_secrets import load_cursor_codec
 from threads_api.auth.cache import PrincipalCache
 from threads_api.config import Settings
+from threads_api.cors import add_cors
 from threads_api.db import Database
+from threads_api.docs_ui import mount_docs
 from threads_api.errors import (
     PROBLEM_CONTENT_TYPE,
     MethodNotAllowed,
@@ -31,11 +31,12 @@ from threads_api.errors import (
     Unprocessable,
 )
 from threads_api.health import router as health_router
-from threads_api.idempotency.service import purge_expired_forever
-from threads_api.kit.secrets import load_cursor_codec
+from threads_api.kit.validation import error_message
 from threads_api.logs import configure_logging
 from threads_api.middleware import RequestContextMiddleware, request_id_of
-from threads_api.openapi import build_openapi
+from threads_api.openapi import build_openapi, operation_id
+from threads_api.state import AppState, set_app_state
+from threads_api.workers import Workers
 
 logger = logging.getLogger("threads_api")
 
@@ -69,31 +70,35 @@ async def handle_validation_error(request: Request, error: Exception) -> Respons
     assert isinstance(error, RequestValidationError)
     # Never echo the input: it may be huge, or hold a lone surrogate that cannot be encoded.
     errors = [
-        {"loc": [_safe(part) for part in e["loc"]], "message": _safe(e["msg"])}
+        {"loc": [_safe(part) for part in e["loc"]], "message": _safe(error_message(e))}
         for e in error.errors()[:_MAX_REPORTED_ERRORS]
     ]
     return problem(request, Unprocessable("The request breaks a rule; see errors.", errors=errors))
 
 
-def method_table(document: dict[str, Any]) -> list[tuple[re.Pattern[str], list[str]]]:
-    """Each documented path as a pattern, with all of its methods."""
-    return [
-        (
-            re.compile(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path))),
-            sorted(method.upper() for method in operations),
-        )
-        for path, operations in document["paths"].items()
-    ]
+MethodTable = list[tuple[re.Pattern[str], list[str]]]
 
 
-def _allowed_methods(request: Request) -> list[str]:
+def method_table(document: dict[str, Any]) -> MethodTable:
+    """Each documented path as a pattern, with all of its methods (HEAD wherever GET is)."""
+    table: MethodTable = []
+    for path, operations in document["paths"].items():
+        methods = {method.upper() for method in operations}
+        if "GET" in methods:
+            methods.add("HEAD")
+        pattern = re.compile(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)))
+        table.append((pattern, sorted(methods)))
+    return table
+
+
+def _allowed_methods(table: MethodTable, request: Request) -> list[str]:
     """The methods of the documented path that matches most exactly (fewest parameters: a
     literal `/threads/messages` beats `/threads/{thread_id}`): the router's own 405 names
     only the first matching route's methods."""
     path = request.scope["path"]
     matches = [
         (pattern.pattern.count("[^/]+"), path_methods)
-        for pattern, path_methods in request.app.state.method_table
+        for pattern, path_methods in table
         if pattern.fullmatch(path)
     ]
     if not matches:
@@ -102,10 +107,10 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted({m for parameters, ms in matches if parameters == fewest for m in ms})
 
 
-async def handle_http_exception(request: Request, error: Exception) -> Response:
+async def handle_http_exception(table: MethodTable, request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if error.status_code == 405:
-        allow = ", ".join(_allowed_methods(request))
+        allow = ", ".join(_allowed_methods(table, request))
         return problem(
             request,
             MethodNotAllowed(
@@ -121,11 +126,24 @@ async def handle_http_exception(request: Request, error: Exception) -> Response:
 # insufficient resources (too many connections), operator intervention (shutting down,
 # starting up after a crash - asyncpg's CannotConnectNowError - or a cancelled statement).
 _OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+# The database stack. asyncpg raises a refused or lost connection as a bare OSError and a
+# statement past its timeout as a bare TimeoutError, and SQLAlchemy passes both through: raised
+# in here they mean the database did not answer. Raised anywhere else, they are bugs (500).
+_DATABASE_PACKAGES = frozenset({"sqlalchemy", "asyncpg", "aiosqlite"})
+
+
+def _raised_by_database(error: BaseException) -> bool:
+    return any(
+        frame.f_globals.get("__name__", "").partition(".")[0] in _DATABASE_PACKAGES
+        for frame, _ in traceback.walk_tb(error.__traceback__)
+    )
 
 
 def _is_outage(error: Exception) -> bool:
+    if isinstance(error, sa_exc.TimeoutError):
+        return True  # no pooled connection came free in time
     if not isinstance(error, sa_exc.DBAPIError):
-        return True  # timeouts and OSErrors
+        return _raised_by_database(error)  # an OSError or a TimeoutError
     if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
         return True
     if error.connection_invalidated:
@@ -138,14 +156,19 @@ def _is_outage(error: Exception) -> bool:
 
 async def handle_database_unavailable(request: Request, error: Exception) -> Response:
     if not _is_outage(error):
-        raise error  # integrity and data errors are bugs, not outages
+        raise error  # integrity and data errors, and OSErrors of our own, are bugs: 500
     logger.warning("database unavailable: %s", type(error).__name__)
     return problem(
         request,
-        ServiceUnavailable(
-            "The database cannot be reached; retry later.", headers={"Retry-After": "1"}
-        ),
+        ServiceUnavailable("The database cannot be reached; retry later."),
     )
+
+
+class ThreadsApi(FastAPI):
+    """FastAPI, with the OpenAPI document that openapi.py makes."""
+
+    def openapi(self) -> dict[str, Any]:
+        return build_openapi(self)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -159,60 +182,53 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except BaseException:
             await database.dispose()
             raise
-        app.state.database = database
-        app.state.principals = PrincipalCache()
-        app.state.known_spaces = set()
-        app.state.cursors = await load_cursor_codec(database, settings)
-        purger = asyncio.create_task(
-            purge_expired_forever(database, settings.idempotency_ttl_seconds)
+        principals = PrincipalCache()
+        cursors = await load_cursor_codec(database, settings)
+        workers = Workers(database, settings, principals)  # background loops: workers.py
+        set_app_state(
+            app,
+            AppState(
+                settings=settings,
+                database=database,
+                cursors=cursors,
+                principals=principals,
+                revocations=workers.revocations,
+                broker=workers.broker,
+                streams=workers.streams,
+            ),
         )
+        workers.start()
         try:
             yield
         finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+            await workers.stop()
             await database.dispose()
 
-    app = FastAPI(
+    app = ThreadsApi(
         title="Threads API",
         version=__version__,
         summary="Spaces hold threads; threads hold messages.",
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
+        # `/v1/spaces/` is a 404, not a 307 to a URL built from the forgeable Host (§16).
+        redirect_slashes=False,
     )
-    app.state.settings = settings
     app.include_router(health_router)
     app.include_router(v1_router)
 
     app.add_exception_handler(ThreadsError, handle_threads_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.add_exception_handler(HTTPException, handle_http_exception)
     for outage in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError):
         app.add_exception_handler(outage, handle_database_unavailable)
 
-    _mount_docs(app)
-    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
-    app.state.method_table = method_table(app.openapi())
+    mount_docs(app)
+    table = method_table(app.openapi())
+    app.add_exception_handler(HTTPException, functools.partial(handle_http_exception, table))
+    add_cors(app, settings)  # inside the request context: preflights get ids and log lines
     app.add_middleware(RequestContextMiddleware)
     return app
-
-
-def _mount_docs(app: FastAPI) -> None:
-    """Swagger UI from the installed swagger-ui-bundle package: /docs works offline."""
-    assets = Path(swagger_ui_bundle.swagger_ui_path)
-    app.mount("/docs/assets", StaticFiles(directory=assets), name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Threads API",
-            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/docs/assets/favicon-32x32.png",
-        )
 
 
 def create_server_app() -> FastAPI:

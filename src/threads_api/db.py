@@ -1,4 +1,5 @@
-"""Engines and sessions. One request is one transaction, committed before the response.
+"""Engines and session factories. A request's session, one transaction committed before the
+response, is state.py's `SessionDep`.
 
 SQLite gets two engines over the same file: readers begin deferred transactions and run side
 by side (WAL), while writers take the write lock up front (`BEGIN IMMEDIATE`) and share a
@@ -12,26 +13,17 @@ vanished from its path is never silently re-created empty.
 
 import logging
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from threads_api.config import Settings
 
 logger = logging.getLogger("threads_api.db")
-
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class UnsafeDurability(RuntimeError):
@@ -39,7 +31,7 @@ class UnsafeDurability(RuntimeError):
 
 
 def _sqlite_engine(
-    settings: Settings, *, immediate: bool, pool_size: int, create: bool
+    settings: Settings, *, immediate: bool, pool_size: int, create: bool, watcher: bool = False
 ) -> AsyncEngine:
     url = make_url(settings.database_url)
     path = url.database if url.database and url.database != ":memory:" else None
@@ -67,6 +59,9 @@ def _sqlite_engine(
         cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
         # FULL: an acknowledged commit survives power loss, not only a process crash.
         cursor.execute("PRAGMA synchronous=FULL")
+        # Erasure (ADR 0007): freed space is zeroed, so deleted text does not linger in free
+        # pages or cells. Old WAL frames are dealt with by `checkpoint_after_erasure`.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     if path:
@@ -81,6 +76,11 @@ def _sqlite_engine(
             # and would go on serving a detached copy: drop it and reconnect by path instead.
             if _file_id(path) != record.info.get("file_id"):
                 raise exc.DisconnectionError("the SQLite file is no longer at its path")
+
+    if watcher:
+        # The revocation watcher's polls are single statements, each its own read transaction
+        # in autocommit mode: no BEGIN and ROLLBACK trips to aiosqlite's thread.
+        return engine
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
@@ -99,7 +99,7 @@ def _file_id(path: str) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def _postgres_engine(settings: Settings, *, migrating: bool) -> AsyncEngine:
+def _postgres_engine(settings: Settings, *, migrating: bool, watcher: bool = False) -> AsyncEngine:
     connect_args: dict[str, Any] = {
         "timeout": settings.database_timeout_seconds,
         # If this server's machine vanishes mid-transaction, PostgreSQL ends the session (and
@@ -110,6 +110,17 @@ def _postgres_engine(settings: Settings, *, migrating: bool) -> AsyncEngine:
     if not migrating:
         # A statement on a connection whose server went silent fails instead of hanging.
         connect_args["command_timeout"] = settings.database_timeout_seconds
+    if watcher:
+        # One connection and one statement per poll: no transaction around it and no ping
+        # before it (a dead connection fails one poll, and the next poll reconnects).
+        return create_async_engine(
+            settings.database_url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=settings.database_timeout_seconds,
+            isolation_level="AUTOCOMMIT",
+            connect_args=connect_args,
+        )
     return create_async_engine(
         settings.database_url,
         pool_size=10,
@@ -136,6 +147,13 @@ class Database:
             )
         else:
             self.read_engine = self.write_engine = _postgres_engine(settings, migrating=migrating)
+        # The revocation watcher's own connection (auth/watcher.py): its polls never wait
+        # behind requests for a pooled one. Opened only when a watcher runs.
+        self.watch_engine = (
+            _sqlite_engine(settings, immediate=False, pool_size=1, create=migrating, watcher=True)
+            if settings.is_sqlite
+            else _postgres_engine(settings, migrating=migrating, watcher=True)
+        )
         self.dialect = self.write_engine.dialect.name
         self.reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self.writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
@@ -181,23 +199,4 @@ class Database:
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()
-
-
-def database(request: Request) -> Database:
-    return request.app.state.database
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's transaction: reads on the reader, everything else on the writer.
-
-    Used with `scope="function"`, so the commit runs when the endpoint returns and before
-    the response is sent: a client never sees a success that did not commit.
-    """
-    db = database(request)
-    maker = db.reader if request.method in READ_METHODS else db.writer
-    async with maker() as session, session.begin():
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-DatabaseDep = Annotated[Database, Depends(database)]
+        await self.watch_engine.dispose()

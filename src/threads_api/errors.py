@@ -1,38 +1,63 @@
 """The error tree and the one renderer of RFC 9457 problem documents.
 
-ThreadsError
- + BadRequest             400  bad_request
- |  + MalformedJson            malformed_json
- |  + InvalidCursor            invalid_cursor
- |  + InvalidIdempotencyKey    invalid_idempotency_key
- + Unauthorized           401  unauthorized
- + Forbidden              403  forbidden
- + NotFound               404  not_found
- + MethodNotAllowed       405  method_not_allowed
- + Conflict               409  conflict
- |  + ThreadClosed             thread_closed
- |  + IdempotencyInFlight      idempotency_in_flight
- + PreconditionFailed     412  precondition_failed
- + PayloadTooLarge        413  payload_too_large
- + UnsupportedMediaType   415  unsupported_media_type
- + Unprocessable          422  validation_failed
- |  + IdempotencyKeyReused     idempotency_key_reused
- + InternalError          500  internal_error
- + ServiceUnavailable     503  database_unavailable
+Every error a request can meet is a ThreadsError. The generic kinds are here; a domain's own
+kinds live beside it, in the module named on the right (a test keeps this tree complete):
+
+ThreadsError                    500  internal_error
+ + BadRequest                   400  bad_request
+ |  + MalformedJson                  malformed_json
+ |  + InvalidCursor                  invalid_cursor
+ |  + InvalidIdempotencyKey          invalid_idempotency_key       idempotency/errors.py
+ |  + CorsPreflightRejected          cors_preflight_rejected       cors.py
+ + Unauthorized                 401  unauthorized
+ + Forbidden                    403  forbidden
+ + NotFound                     404  not_found
+ |  + SpaceNotFound                  space_not_found               space/errors.py
+ |  + ThreadNotFound                 thread_not_found              thread/errors.py
+ |  + MessageNotFound                message_not_found             message/errors.py
+ |  + ApiKeyNotFound                 api_key_not_found             api_key/errors.py
+ + MethodNotAllowed             405  method_not_allowed
+ + Conflict                     409  conflict
+ |  + ThreadClosed                   thread_closed                 thread/errors.py
+ |  + MessageDeleted                 message_deleted               message/errors.py
+ |  + IdempotencyInFlight            idempotency_in_flight         idempotency/errors.py
+ + Gone                         410  gone
+ |  + EventsExpired                  events_expired                event/errors.py
+ + PreconditionFailed           412  precondition_failed
+ + PayloadTooLarge              413  payload_too_large
+ + UnsupportedMediaType         415  unsupported_media_type
+ + Unprocessable                422  validation_failed
+ |  + UnknownSpace                   unknown_space                 api_key/errors.py
+ |  + IdempotencyKeyReused           idempotency_key_reused        idempotency/errors.py
+ + TooManyRequests              429  too_many_requests
+ |  + TooManyStreams                 too_many_streams              event/errors.py
+ + RequestHeadersTooLarge       431  request_header_fields_too_large
+ + InternalError                500  internal_error
+ + ServiceUnavailable           503  database_unavailable
+ + ServerBusy                   503  server_busy
 
 Each class is the kind of error: its `code` and `type` never change. The `detail` is written
-by whoever raises it and never carries client input, SQL or a secret.
+by whoever raises it and never carries client input, SQL or a secret. Those that carry
+`Retry-After` say so with `retry_after`.
+
+Two exceptions stop the service from starting and never reach a client: UnsafeDurability
+(db.py) and SchemaNotReady (migrate.py).
 """
 
 from typing import Any, ClassVar
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# What a client waits, in seconds, before retrying what passes soon: a database outage, a full
+# server, a request whose Idempotency-Key is still in flight (the `Retry-After` header).
+RETRY_AFTER_SECONDS = 1
 
 
 class ThreadsError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal server error"
+    # Set on the kinds of error that pass: every one of them then carries `Retry-After`.
+    retry_after: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -43,7 +68,9 @@ class ThreadsError(Exception):
     ) -> None:
         self.detail = detail or self.title
         self.errors = errors
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        if self.retry_after is not None:
+            self.headers.setdefault("Retry-After", str(self.retry_after))
         super().__init__(self.detail)
 
     @classmethod
@@ -80,11 +107,6 @@ class InvalidCursor(BadRequest):
     title = "Invalid cursor"
 
 
-class InvalidIdempotencyKey(BadRequest):
-    code = "invalid_idempotency_key"
-    title = "Invalid Idempotency-Key header"
-
-
 class Unauthorized(ThreadsError):
     status = 401
     code = "unauthorized"
@@ -115,14 +137,10 @@ class Conflict(ThreadsError):
     title = "Conflict"
 
 
-class ThreadClosed(Conflict):
-    code = "thread_closed"
-    title = "The thread does not accept new messages"
-
-
-class IdempotencyInFlight(Conflict):
-    code = "idempotency_in_flight"
-    title = "A request with this Idempotency-Key is still being processed"
+class Gone(ThreadsError):
+    status = 410
+    code = "gone"
+    title = "Gone"
 
 
 class PreconditionFailed(ThreadsError):
@@ -149,9 +167,18 @@ class Unprocessable(ThreadsError):
     title = "The request breaks a rule"
 
 
-class IdempotencyKeyReused(Unprocessable):
-    code = "idempotency_key_reused"
-    title = "Idempotency-Key reused with a different request"
+class TooManyRequests(ThreadsError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+
+class RequestHeadersTooLarge(ThreadsError):
+    """Sent by the server (threads_api.server), before the application sees the request."""
+
+    status = 431
+    code = "request_header_fields_too_large"
+    title = "Request headers too large"
 
 
 class InternalError(ThreadsError):
@@ -162,17 +189,29 @@ class ServiceUnavailable(ThreadsError):
     status = 503
     code = "database_unavailable"
     title = "The database is unavailable"
+    retry_after = RETRY_AFTER_SECONDS
+
+
+class ServerBusy(ThreadsError):
+    """Sent by the server (threads_api.server) to a connection past its connection limit."""
+
+    status = 503
+    code = "server_busy"
+    title = "The server is at its connection limit"
+    retry_after = RETRY_AFTER_SECONDS
 
 
 def error_responses(*errors: type[ThreadsError]) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` of a route: every status it can answer, each with the problem schema."""
-    by_status: dict[int, list[type[ThreadsError]]] = {}
+    """The `responses=` of a route: every status it can answer, each with the problem schema
+    and the `code`s it can carry (`x-problem-codes`, and one description line per code)."""
+    by_status: dict[int, dict[str, str]] = {}
     for error in errors:
-        by_status.setdefault(error.status, []).append(error)
+        by_status.setdefault(error.status, {})[error.code] = error.title
     return {
         status: {
-            "description": " / ".join(sorted({e.title for e in kinds})),
+            "description": "\n".join(f"- `{code}`: {kinds[code]}" for code in sorted(kinds)),
             "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "x-problem-codes": sorted(kinds),
         }
         for status, kinds in sorted(by_status.items())
     }

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from threads_api.errors import ServiceUnavailable, error_responses
+from threads_api.state import app_state
 
 router = APIRouter(tags=["operations"])
 
@@ -19,12 +20,10 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", responses=error_responses(ServiceUnavailable))
 async def readyz(request: Request) -> JSONResponse:
     """Answers 200 when the database does, 503 otherwise."""
-    settings = request.app.state.settings
+    state = app_state(request)
     try:
-        async with asyncio.timeout(settings.database_timeout_seconds):
-            await request.app.state.database.ping()
+        async with asyncio.timeout(state.settings.database_timeout_seconds):
+            await state.database.ping()
     except Exception as error:
-        raise ServiceUnavailable(
-            "The database cannot be reached.", headers={"Retry-After": "1"}
-        ) from error
+        raise ServiceUnavailable("The database cannot be reached.") from error
     return JSONResponse({"status": "ready"})

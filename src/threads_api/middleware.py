@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threads_api.errors import PROBLEM_CONTENT_TYPE, InternalError, ThreadsError
@@ -19,13 +20,18 @@ from threads_api.logs import current_request_id
 logger = logging.getLogger("threads_api.request")
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Logged (never sent) for a request whose client left before it was read: nginx's convention.
+CLIENT_CLOSED_REQUEST = 499
 
 
 def request_id_of(scope: Scope) -> str:
-    return scope.get("state", {}).get("request_id", "")
+    request_id: str = scope.get("state", {}).get("request_id", "")
+    return request_id
 
 
-def problem_response_parts(error: ThreadsError, request_id: str) -> tuple[bytes, list]:
+def problem_response_parts(
+    error: ThreadsError, request_id: str
+) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     body = json.dumps(error.to_problem(request_id), ensure_ascii=False).encode()
     headers = [
         (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
@@ -51,6 +57,11 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        # HEAD is answered as GET without a body (§16): the same status and headers, and no
+        # second operation in the OpenAPI document.
+        head = scope["method"] == "HEAD"
+        app_scope = {**scope, "method": "GET"} if head else scope
+        state["head"] = head  # a stream answers a HEAD with its headers, and ends (event/sse.py)
 
         async def send_with_request_id(message: Message) -> None:
             nonlocal status, response_started
@@ -61,10 +72,16 @@ class RequestContextMiddleware:
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
                 ]
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_request_id)
+            await self.app(app_scope, receive, send_with_request_id)
+        except ClientDisconnect:
+            # The client went away before its request was read: its doing, not a server error.
+            status = CLIENT_CLOSED_REQUEST
+            logger.info("client disconnected before sending the whole request")
         except Exception:
             logger.exception("unhandled error")
             if not response_started:
@@ -91,7 +108,7 @@ class RequestContextMiddleware:
     def _request_id(scope: Scope) -> str:
         for name, value in scope["headers"]:
             if name == b"x-request-id":
-                candidate = value.decode("latin-1")
+                candidate: str = value.decode("latin-1")
                 if REQUEST_ID_PATTERN.fullmatch(candidate):
                     return candidate
                 break

@@ -13,8 +13,10 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from threads_api.auth.service import api_key as api_key_service
+from threads_api.auth.principal import Principal
+from threads_api.auth.service import auth as auth_service
 from threads_api.errors import MalformedJson, PayloadTooLarge, UnsupportedMediaType
+from threads_api.state import app_state
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON = "application/json"
@@ -53,21 +55,26 @@ def _parse_json(body: bytes) -> Any:
 class ApiRoute(APIRoute):
     """A /v1 route: authenticated, with a size-limited JSON body on writes."""
 
+    async def authenticate(self, request: Request) -> Principal:
+        """Who asks: the key in `X-API-Key`. A route class may accept another credential
+        for its own routes only (the event stream's token, event/endpoints.py)."""
+        state = app_state(request)
+        return await auth_service.authenticate(
+            state.database, state.principals, request.headers.get("x-api-key")
+        )
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        accepted = {JSON, MERGE_PATCH} if "PATCH" in self.methods else {JSON}
-        takes_body = bool(self.methods & BODY_METHODS) and self.body_field is not None
+        methods = self.methods or set()  # always set on an APIRoute; Starlette's may be None
+        accepted = {JSON, MERGE_PATCH} if "PATCH" in methods else {JSON}
+        takes_body = bool(methods & BODY_METHODS) and self.body_field is not None
 
         async def checked_handler(request: Request) -> Response:
-            principal = await api_key_service.authenticate(
-                request.app.state.database,
-                request.app.state.principals,
-                request.headers.get("x-api-key"),
-            )
+            principal = await self.authenticate(request)
             request.state.principal = principal
             request.state.api_key_id = principal.key_id
             if takes_body:
-                body = await _read_body(request, request.app.state.settings.max_body_bytes)
+                body = await _read_body(request, app_state(request).settings.max_body_bytes)
                 if _media_type(request) not in accepted:
                     raise UnsupportedMediaType(f"Send the body as {' or '.join(sorted(accepted))}.")
                 # Cached where FastAPI looks, so the body is read and parsed only once.

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_SECRET, Server
+from tests.helpers import ADMIN_SECRET
+from tests.servers import Server
 
 pytestmark = pytest.mark.slow
 

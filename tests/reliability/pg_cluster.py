@@ -3,7 +3,8 @@
 The machine's shared cluster serves every other test; outage and crash tests stop their own
 instead: `initdb` into a temporary directory, on a free port, with its socket in that
 directory. It runs as the `postgres` user when the tests run as root (initdb refuses root).
-It fails loudly when it cannot start; it never skips.
+It fails loudly when it cannot start; it never skips. The fixtures `pg_cluster` and
+`running_pg_cluster` are in tests/conftest.py.
 """
 
 import asyncio
@@ -15,14 +16,12 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import pytest
 
-from tests.conftest import free_port
+from tests.servers import free_port
 
 
 def _bin_dir() -> Path:
@@ -144,30 +143,3 @@ def start_cluster() -> PgCluster:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-_shared: list[PgCluster] = []
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PgCluster]:
-    """A private PostgreSQL cluster for tests that stop PostgreSQL. Never the shared one.
-
-    Modules import this fixture; they share one cluster per session, removed at the end."""
-    if not _shared:
-        _shared.append(start_cluster())
-    cluster = _shared[0]
-    yield cluster
-    if _shared:
-        _shared.clear()
-        if cluster.is_running():
-            cluster.stop("fast")
-        shutil.rmtree(cluster.directory, ignore_errors=True)
-
-
-@pytest.fixture
-def running_pg_cluster(pg_cluster: PgCluster) -> PgCluster:
-    """The private cluster, started again if an earlier test left it stopped."""
-    if not pg_cluster.is_running():
-        pg_cluster.start()
-    return pg_cluster

@@ -15,8 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import start_server
-from tests.reliability.pg_cluster import PgCluster, pg_cluster, running_pg_cluster  # noqa: F401
+from tests.reliability.pg_cluster import PgCluster
 from tests.reliability.workload import (
     Outcomes,
     Writers,
@@ -26,6 +25,7 @@ from tests.reliability.workload import (
     resolve_unknown,
     seed,
 )
+from tests.servers import start_server
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +85,7 @@ def test_acknowledged_writes_survive_kill_9(crash_database: str, tmp_path: Path)
 
 
 def test_acknowledged_writes_survive_postgres_crash(
-    running_pg_cluster: PgCluster,  # noqa: F811
+    running_pg_cluster: PgCluster,
     tmp_path: Path,
 ) -> None:
     """PostgreSQL itself stopped with `-m immediate` under load, and started again: the same
@@ -120,7 +120,7 @@ def test_acknowledged_writes_survive_postgres_crash(
 
 
 def test_server_refuses_postgres_with_synchronous_commit_off(
-    running_pg_cluster: PgCluster,  # noqa: F811
+    running_pg_cluster: PgCluster,
     tmp_path: Path,
 ) -> None:
     database_url = running_pg_cluster.create_database()
@@ -133,7 +133,7 @@ def test_server_refuses_postgres_with_synchronous_commit_off(
 
 
 def test_unsafe_durability_can_be_allowed_with_a_loud_warning(
-    running_pg_cluster: PgCluster,  # noqa: F811
+    running_pg_cluster: PgCluster,
     tmp_path: Path,
 ) -> None:
     database_url = running_pg_cluster.create_database()

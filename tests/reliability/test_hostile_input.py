@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_SECRET
-from tests.reliability.test_isolation import ID_PREFIXES, Operation, v1_operations
+from tests.helpers import ADMIN_SECRET
+from tests.reliability.operations import ID_PREFIXES, Operation, v1_operations
 
 MARKER = "ECHO7q"  # planted in hostile values so that an echo can be spotted
 MAX_PROBLEM_BYTES = 4096
@@ -357,6 +357,7 @@ def _parse(raw: bytes) -> httpx.Response:
     return response
 
 
+@pytest.mark.slow
 def test_real_server_refuses_big_bodies_with_and_without_length(
     database_url: str, server_factory: Any
 ) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, start_server
-from tests.reliability.pg_cluster import PgCluster, pg_cluster, running_pg_cluster  # noqa: F401
+from tests.reliability.pg_cluster import PgCluster
 from tests.reliability.workload import HEADERS, integrity_check, query
+from tests.servers import Server, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +91,7 @@ def _outage(
 
 
 def test_postgres_outage_answers_503_then_recovers(
-    running_pg_cluster: PgCluster,  # noqa: F811
+    running_pg_cluster: PgCluster,
     tmp_path: Path,
 ) -> None:
     database_url = running_pg_cluster.create_database()
@@ -107,7 +107,7 @@ def test_postgres_outage_answers_503_then_recovers(
 
 
 def test_postgres_outage_of_a_running_workload_recovers_each_time(
-    running_pg_cluster: PgCluster,  # noqa: F811
+    running_pg_cluster: PgCluster,
     tmp_path: Path,
 ) -> None:
     """Several outages in a row, with pooled connections in every state."""

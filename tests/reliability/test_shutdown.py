@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import start_server
 from tests.reliability.workload import (
     HEADERS,
     Outcomes,
@@ -19,6 +18,7 @@ from tests.reliability.workload import (
     resolve_unknown,
     seed,
 )
+from tests.servers import start_server
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from tests.conftest import ADMIN_SECRET
+from tests.helpers import ADMIN_SECRET
 
 HEADERS = {"X-API-Key": ADMIN_SECRET}
 

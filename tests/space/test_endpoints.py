@@ -5,16 +5,10 @@ from typing import Any
 
 import httpx
 
+from tests.helpers import problem
+
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 SPACE_ID = re.compile(r"spc_[0-9A-HJKMNP-TV-Z]{26}")
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status
-    return body
 
 
 def full_metadata(count: int = 16) -> dict[str, str]:

@@ -1,10 +1,19 @@
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Scope = Literal["read", "write", "admin"]
+# Every scope, lowest first: each includes the ones before it.
+SCOPES: tuple[Scope, ...] = get_args(Scope)
+_RANK: dict[str, int] = {scope: rank for rank, scope in enumerate(SCOPES, start=1)}
 
-# Each scope includes the ones below it.
-_RANK: dict[str, int] = {"read": 1, "write": 2, "admin": 3}
+
+def ranked(scopes: Iterable[str]) -> list[Scope]:
+    """`scopes` without repeats, lowest first; a name that is not a scope is an error."""
+    given = set(scopes)
+    if not given <= _RANK.keys():
+        raise ValueError(f"not scopes: {sorted(given - _RANK.keys())}")
+    return [scope for scope in SCOPES if scope in given]
 
 
 @dataclass(frozen=True, slots=True)

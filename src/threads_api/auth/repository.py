@@ -1,13 +1,15 @@
-"""All SQL about API keys."""
+"""The SQL of authentication: keys by their secret, and the revocation counter (ADR 0005).
+
+The SQL of managing keys (create, list) is in api_key/repository.py.
+"""
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from threads_api.kit.pagination import keyset_page
-from threads_api.models import ApiKey, Space, api_key_spaces
+from threads_api.models import ApiKey, RevocationCounter, api_key_spaces
 
 
 async def get_by_hash(session: AsyncSession, secret_hash: str) -> ApiKey | None:
@@ -30,37 +32,6 @@ async def space_ids_of(session: AsyncSession, key_ids: Sequence[str]) -> dict[st
     return spaces
 
 
-async def add(session: AsyncSession, key: ApiKey, space_ids: Sequence[str]) -> None:
-    session.add(key)
-    await session.flush()
-    if space_ids:
-        await session.execute(
-            insert(api_key_spaces),
-            [{"api_key_id": key.id, "space_id": space_id} for space_id in space_ids],
-        )
-
-
-async def existing_space_ids(session: AsyncSession, space_ids: Sequence[str]) -> set[str]:
-    return set(await session.scalars(select(Space.id).where(Space.id.in_(space_ids))))
-
-
-async def count(session: AsyncSession) -> int:
-    return await session.scalar(select(func.count()).select_from(ApiKey)) or 0
-
-
-async def page(
-    session: AsyncSession, *, after_id: str | None, limit: int, order: str = "asc"
-) -> Sequence[ApiKey]:
-    query = keyset_page(
-        select(ApiKey),
-        [ApiKey.id],
-        None if after_id is None else [after_id],
-        order="asc" if order == "asc" else "desc",
-        limit=limit,
-    )
-    return (await session.scalars(query)).all()
-
-
 async def touch(session: AsyncSession, key_id: str, now: datetime, stale_before: datetime) -> None:
     """Set `last_used_at`, unless another request did so since `stale_before`."""
     await session.execute(
@@ -69,3 +40,35 @@ async def touch(session: AsyncSession, key_id: str, now: datetime, stale_before:
         .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < stale_before))
         .values(last_used_at=now)
     )
+
+
+async def count_revocation(session: AsyncSession) -> None:
+    """Bump the revocation counter, in the revoking transaction (ADR 0005)."""
+    bumped = await session.scalar(
+        update(RevocationCounter)
+        .where(RevocationCounter.id == 1)
+        .values(value=RevocationCounter.value + 1)
+        .returning(RevocationCounter.value)
+        .execution_options(synchronize_session=False)
+    )
+    if bumped is None:
+        # The migration seeds the row; should it be gone, start it again, so that the
+        # other processes still see a change.
+        session.add(RevocationCounter(id=1, value=1))
+        await session.flush()
+
+
+# Polled by every process many times a second: plain SQL, which skips SQLAlchemy's statement
+# compilation and halves the cost of a poll.
+_REVOCATION_COUNT = "SELECT value FROM revocation_counter WHERE id = 1"
+
+
+async def revocation_count(connection: AsyncConnection) -> int | None:
+    value: int | None = (await connection.exec_driver_sql(_REVOCATION_COUNT)).scalar()
+    return value
+
+
+async def revoked_among(session: AsyncSession, key_ids: Sequence[str]) -> set[str]:
+    """Which of these keys are revoked: their open event streams end (event/streams.py)."""
+    query = select(ApiKey.id).where(ApiKey.id.in_(key_ids), ApiKey.revoked_at.is_not(None))
+    return set(await session.scalars(query))

@@ -1,9 +1,19 @@
 """All SQL about idempotency records."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    LargeBinary,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,7 +57,8 @@ async def claim(
     duplicate of a slow request is told so rather than held until the statement timeout.
     On SQLite the writer's `BEGIN IMMEDIATE` already excludes every other claim.
     """
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if on_postgresql else sqlite.insert
     statement = (
         insert(IdempotencyRecord)
         .values(
@@ -68,7 +79,7 @@ async def claim(
         IdempotencyRecord.key == key,
         IdempotencyRecord.expires_at <= now,
     )
-    if session.bind.dialect.name != "postgresql":
+    if not on_postgresql:
         if replace_expired:
             await session.execute(expired)
         return "claimed" if (await session.execute(statement)).first() else "taken"
@@ -109,7 +120,37 @@ async def complete(
 
 
 async def purge_expired(session: AsyncSession, now: datetime) -> int:
-    result = await session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < now)
+    # A DELETE's result is a CursorResult, which counts rows; the stubs say only Result.
+    result = cast(
+        CursorResult[Any],
+        await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < now)),
     )
     return result.rowcount or 0
+
+
+async def records_mentioning(
+    session: AsyncSession, needle: str, *, since: datetime, until: datetime
+) -> list[tuple[str, str, bytes]]:
+    """(api_key_id, key, response_body) of the records created in [since, until] whose stored
+    body holds `needle`: how a message's edit or erasure finds the response that holds it
+    (ADR 0007). The created_at index bounds the scan; the match is a coarse filter (LIKE's
+    `_` matches any character), so callers check what they find."""
+    body = IdempotencyRecord.response_body
+    holds: ColumnElement[bool]
+    if session.get_bind().dialect.name == "postgresql":
+        holds = body.op("LIKE", is_comparison=True)(literal(f"%{needle}%".encode(), LargeBinary))
+    else:
+        # SQLite's LIKE does not look into blobs; instr() does, byte by byte.
+        holds = func.instr(body, literal(needle.encode(), LargeBinary)) > 0
+    query = select(IdempotencyRecord.api_key_id, IdempotencyRecord.key, body).where(
+        IdempotencyRecord.created_at.between(since, until), holds
+    )
+    return [(r[0], r[1], r[2]) for r in (await session.execute(query)).all()]
+
+
+async def replace_body(session: AsyncSession, api_key_id: str, key: str, body: bytes) -> None:
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
+        .values(response_body=body)
+    )

@@ -1,1 +1,2 @@
-"""Small shared parts: ids, cursors, schema types, secrets."""
+"""Small shared parts that know nothing of the service (they import only `errors`): ids,
+cursors, crypto, ETags, pagination, schema types, validation messages."""

@@ -9,10 +9,13 @@ import re
 import secrets
 import threading
 import time
-from typing import Literal
+from typing import Literal, get_args
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-Prefix = Literal["spc", "thr", "msg", "key"]
+_BODY = "[0-9A-HJKMNP-TV-Z]{26}"  # 26 characters of ALPHABET
+# spaces, threads, messages, API keys, events
+Prefix = Literal["spc", "thr", "msg", "key", "evt"]
+PREFIXES: tuple[Prefix, ...] = get_args(Prefix)
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -39,13 +42,14 @@ def new_id(prefix: Prefix) -> str:
     return f"{prefix}_{_encode((ms << 80) | random_part)}"
 
 
-# The id pattern of a space as a JSON Schema `pattern`, for the OpenAPI document.
-SPACE_ID_PATTERN = "^spc_[0-9A-HJKMNP-TV-Z]{26}$"
+def id_pattern(prefix: Prefix) -> str:
+    """The ids of one kind as a JSON Schema `pattern`, for the OpenAPI document."""
+    return f"^{prefix}_{_BODY}$"
 
-_ID_PATTERNS = {
-    prefix: re.compile(rf"{prefix}_[0-9A-HJKMNP-TV-Z]{{26}}")
-    for prefix in ("spc", "thr", "msg", "key")
-}
+
+SPACE_ID_PATTERN = id_pattern("spc")
+
+_ID_PATTERNS = {prefix: re.compile(f"{prefix}_{_BODY}") for prefix in PREFIXES}
 
 
 def is_valid_id(prefix: Prefix, value: str) -> bool:

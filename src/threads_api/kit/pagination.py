@@ -1,14 +1,13 @@
-"""Keyset pagination: the page model, the keyset predicate and the `Link` header."""
+"""Keyset pagination: the page model, its query parameters and the keyset predicate.
 
-from collections.abc import Callable, Sequence
+An endpoint reads its cursor and builds its page with pages.py."""
+
+from collections.abc import Sequence
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, literal, tuple_
-from starlette.datastructures import URL
-
-from threads_api.kit.cursor import CursorCodec
 
 T = TypeVar("T")
 
@@ -38,6 +37,8 @@ def keyset_page(
     if after is not None:
         # A single column needs no row value; a plain comparison reads best in EXPLAIN.
         bounds = [literal(value, column.type) for column, value in zip(columns, after, strict=True)]
+        key: ColumnElement[Any]
+        position: ColumnElement[Any]
         if len(columns) == 1:
             key, position = columns[0], bounds[0]
         else:
@@ -47,42 +48,8 @@ def keyset_page(
     return query.order_by(*ordering).limit(limit + 1)
 
 
-def split_page(rows: Sequence[T], limit: int) -> tuple[list[T], bool]:
-    """The page itself and whether more rows follow it."""
-    return list(rows[:limit]), len(rows) > limit
-
-
-def next_link(url: URL, cursor: str) -> str:
-    """`Link` header value (RFC 8288) for the next page: the same request, the next cursor."""
-    return f'<{url.include_query_params(cursor=cursor)}>; rel="next"'
-
-
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}.")]
 Cursor = Annotated[
     str | None,
     Query(description="`next_cursor` of the previous page; opaque and bound to this list."),
 ]
-
-
-def cursor_codec(request: Request) -> CursorCodec:
-    return request.app.state.cursors
-
-
-CursorsDep = Annotated[CursorCodec, Depends(cursor_codec)]
-
-
-def build_page(
-    request: Request,
-    response: Response,
-    items: list[T],
-    has_more: bool,
-    *,
-    binding: str,
-    position_of: Callable[[T], list[Any]],
-) -> Page[T]:
-    """The list body, plus the `Link` header when another page follows."""
-    next_cursor = None
-    if has_more:
-        next_cursor = cursor_codec(request).encode(binding, position_of(items[-1]))
-        response.headers["Link"] = next_link(request.url, next_cursor)
-    return Page[T](data=items, has_more=has_more, next_cursor=next_cursor)

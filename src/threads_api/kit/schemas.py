@@ -3,7 +3,14 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 
 class Schema(BaseModel):
@@ -48,12 +55,13 @@ CLEAN_TEXT_PATTERN = r"^[^\u0000]*$"
 BLANK_TEXT_PATTERN = rf"^[{_SPACE}]*$"
 _clean_text_schema = Field(json_schema_extra={"pattern": CLEAN_TEXT_PATTERN})
 
-Name = Annotated[
+_ShortText = Annotated[
     str, Field(min_length=1, max_length=200), _clean_text_schema, AfterValidator(_clean_text)
 ]
-Title = Annotated[
-    str, Field(min_length=1, max_length=200), _clean_text_schema, AfterValidator(_clean_text)
-]
+# One type, two names: the contract (§10) limits a name (of a space or an API key) and a
+# title (of a thread) each on its own, alike today; either may change without the other.
+Name = _ShortText
+Title = _ShortText
 Author = Annotated[
     str, Field(min_length=1, max_length=128), _clean_text_schema, AfterValidator(_clean_text)
 ]
@@ -108,7 +116,12 @@ def format_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
+# The serializer returns a plain `str`, whose schema would lose `format`: say it again.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(format_timestamp, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 
 
 def utcnow() -> datetime:

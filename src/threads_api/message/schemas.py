@@ -1,20 +1,49 @@
 from typing import Literal
 
+from pydantic import ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
 from threads_api.kit.schemas import (
     Author,
     Content,
     Metadata,
     MetadataOut,
+    MetadataPatch,
     ResponseSchema,
     Schema,
     Timestamp,
+    Title,
+    refuse_null,
 )
+from threads_api.thread.schemas import Thread
 
 
 class MessageCreate(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"content": "A new lid is on its way.", "author": "bob", "metadata": {}}]
+        }
+    )
+
     content: Content
     author: Author | None = None
     metadata: Metadata = {}
+
+
+class MessageUpdate(Schema):
+    """A JSON merge patch (RFC 7396) of `content` and `metadata`; `author` cannot change."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"content": "A new lid is on its way.", "metadata": {"tracking": "77"}}]
+        }
+    )
+
+    # Null is refused (422): a message that is not erased always has content.
+    content: Content | SkipJsonSchema[None] = None
+    metadata: MetadataPatch | None = None
+
+    _content_not_null = field_validator("content")(refuse_null)
 
 
 class Message(ResponseSchema):
@@ -24,6 +53,51 @@ class Message(ResponseSchema):
     thread_id: str
     seq: int
     author: str | None
+    # null once the message is erased (a tombstone).
+    content: str | None
+    metadata: MetadataOut
+    version: int
+    created_at: Timestamp
+    edited_at: Timestamp | None
+    deleted_at: Timestamp | None
+
+
+class MessageVersion(ResponseSchema):
+    """An earlier version of a message: what it was before an edit."""
+
+    object: Literal["message_version"] = "message_version"
+    message_id: str
+    version: int
     content: str
     metadata: MetadataOut
+    # When this version was written: the message's creation, or the edit that made it.
     created_at: Timestamp
+
+
+class ThreadWithMessageCreate(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "content": "My order 1042 arrived with a broken lid.",
+                    "author": "alice",
+                    "thread_metadata": {"order": "1042"},
+                }
+            ]
+        }
+    )
+
+    content: Content
+    author: Author | None = None
+    metadata: Metadata = Field(default={}, description="The first message's metadata.")
+    title: Title | None = Field(
+        default=None,
+        description="Defaults to the first non-blank line of `content`, cut to 100 characters.",
+    )
+    thread_metadata: Metadata = {}
+
+
+class ThreadWithMessage(ResponseSchema):
+    object: Literal["thread_with_message"] = "thread_with_message"
+    thread: Thread
+    message: Message

@@ -18,6 +18,11 @@ class Message(Base):
     thread_id: Mapped[str] = mapped_column(String(30), ForeignKey("threads.id"))
     seq: Mapped[int]
     author: Mapped[str | None] = mapped_column(String(128))
-    content: Mapped[str] = mapped_column(Text)
+    # NULL once erased: a tombstone keeps its place (seq) but none of its content.
+    content: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, str]] = mapped_column("metadata")
     created_at: Mapped[datetime]
+    # 1 on create, +1 per edit; earlier versions are rows of message_versions.
+    version: Mapped[int]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]

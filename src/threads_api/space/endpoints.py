@@ -1,28 +1,17 @@
 from fastapi import APIRouter, Request, Response
 
-from threads_api.auth.dependencies import (
-    AdminPrincipal,
-    AdminSpaceId,
-    CurrentPrincipal,
-    ReadableSpaceId,
-)
-from threads_api.db import SessionDep
-from threads_api.errors import (
-    Forbidden,
-    IdempotencyInFlight,
-    IdempotencyKeyReused,
-    InvalidCursor,
-    InvalidIdempotencyKey,
-    Unprocessable,
-    error_responses,
-)
-from threads_api.idempotency.service import IdempotencyDep
-from threads_api.idempotency.service import idempotency as idempotency_service
-from threads_api.kit.pagination import DEFAULT_LIMIT, Cursor, CursorsDep, Limit, Page, build_page
+from threads_api.auth.dependencies import AdminPrincipal, CurrentPrincipal
+from threads_api.errors import Forbidden, InvalidCursor, Unprocessable, error_responses
+from threads_api.idempotency.dependencies import IDEMPOTENCY_ERRORS, IdempotencyDep
+from threads_api.kit.etag import with_etag
+from threads_api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from threads_api.pages import CursorsDep, build_page
 from threads_api.routing import ApiRoute
+from threads_api.space.dependencies import AdminSpaceId, ReadableSpaceId
 from threads_api.space.errors import SpaceNotFound
 from threads_api.space.schemas import Space, SpaceCreate, SpaceUpdate
 from threads_api.space.service import space as space_service
+from threads_api.state import SessionDep
 
 router = APIRouter(prefix="/spaces", tags=["spaces"], route_class=ApiRoute)
 
@@ -33,17 +22,16 @@ LIST_BINDING = "spaces"
     "",
     status_code=201,
     response_model=Space,
-    responses=error_responses(
-        Forbidden, InvalidIdempotencyKey, IdempotencyInFlight, IdempotencyKeyReused
-    ),
+    responses=error_responses(Forbidden, *IDEMPOTENCY_ERRORS),
 )
 async def create_space(
-    _: AdminPrincipal, idem: IdempotencyDep, body: SpaceCreate, session: SessionDep
-) -> Response:
+    _: AdminPrincipal, idempotency: IdempotencyDep, body: SpaceCreate, session: SessionDep
+) -> Space | Response:
     """Create a space (admin). Accepts `Idempotency-Key`."""
-    return await idempotency_service.create(
-        session, idem, lambda: space_service.create(session, body)
-    )
+    if replay := await idempotency.replay():
+        return replay
+    space = await space_service.create(session, body)
+    return await idempotency.created(space, location=f"/v1/spaces/{space.id}")
 
 
 @router.get("", responses=error_responses(InvalidCursor, Forbidden))
@@ -65,12 +53,14 @@ async def list_spaces(
 
 
 @router.get("/{space_id}", responses=error_responses(SpaceNotFound, Forbidden))
-async def get_space(space_id: ReadableSpaceId, session: SessionDep) -> Space:
+async def get_space(space_id: ReadableSpaceId, session: SessionDep, response: Response) -> Space:
     """One space."""
-    return await space_service.get(session, space_id)
+    return with_etag(response, await space_service.get(session, space_id))
 
 
 @router.patch("/{space_id}", responses=error_responses(SpaceNotFound, Forbidden, Unprocessable))
-async def update_space(space_id: AdminSpaceId, patch: SpaceUpdate, session: SessionDep) -> Space:
+async def update_space(
+    space_id: AdminSpaceId, patch: SpaceUpdate, session: SessionDep, response: Response
+) -> Space:
     """Change a space's name or metadata (admin); a JSON merge patch."""
-    return await space_service.update(session, space_id, patch)
+    return with_etag(response, await space_service.update(session, space_id, patch))

@@ -34,6 +34,10 @@ async def page(
     if only is not None:
         query = query.where(Space.id.in_(only))
     query = keyset_page(
-        query, [Space.id], None if after_id is None else [after_id], order="asc", limit=limit
+        query,
+        [Space.id.expression],
+        None if after_id is None else [after_id],
+        order="asc",
+        limit=limit,
     )
     return (await session.scalars(query)).all()

@@ -4,7 +4,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.auth.principal import Principal
 from threads_api.errors import Unprocessable
-from threads_api.idempotency.service import Created
 from threads_api.kit.ids import new_id
 from threads_api.kit.schemas import MAX_METADATA_KEYS, merge_metadata, utcnow
 from threads_api.models import Space as SpaceRow
@@ -22,7 +21,7 @@ def check_merged_metadata(metadata: dict[str, str]) -> None:
 
 
 class SpaceService:
-    async def create(self, session: AsyncSession, body: SpaceCreate) -> Created:
+    async def create(self, session: AsyncSession, body: SpaceCreate) -> Space:
         now = utcnow()
         row = SpaceRow(
             id=new_id("spc"),
@@ -32,7 +31,7 @@ class SpaceService:
             updated_at=now,
         )
         await repository.add(session, row)
-        return Created(Space.model_validate(row), f"/v1/spaces/{row.id}")
+        return Space.model_validate(row)
 
     async def get(self, session: AsyncSession, space_id: str) -> Space:
         row = await repository.get(session, space_id)
@@ -44,14 +43,15 @@ class SpaceService:
         row = await repository.get(session, space_id)
         if row is None:
             raise SpaceNotFound()
-        if patch.name is not None:
-            row.name = patch.name
+        name = row.name if patch.name is None else patch.name
+        metadata = row.metadata_
         if "metadata" in patch.model_fields_set:
-            merged = merge_metadata(row.metadata_, patch.metadata)
-            check_merged_metadata(merged)
-            row.metadata_ = merged
-        if patch.model_fields_set:
-            row.updated_at = utcnow()
+            metadata = merge_metadata(row.metadata_, patch.metadata)
+            check_merged_metadata(metadata)
+        if (name, metadata) == (row.name, row.metadata_):
+            return Space.model_validate(row)  # same values: updated_at stays (as for threads)
+        row.name, row.metadata_ = name, metadata
+        row.updated_at = utcnow()
         await session.flush()
         return Space.model_validate(row)
 

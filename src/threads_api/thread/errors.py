@@ -1,4 +1,4 @@
-from threads_api.errors import NotFound
+from threads_api.errors import Conflict, NotFound
 
 
 class ThreadNotFound(NotFound):
@@ -7,3 +7,10 @@ class ThreadNotFound(NotFound):
 
     def __init__(self) -> None:
         super().__init__("No thread with this id exists in this space.")
+
+
+class ThreadClosed(Conflict):
+    """A locked or archived thread takes no new messages, and its messages no edits."""
+
+    code = "thread_closed"
+    title = "The thread does not accept new messages"

@@ -1,14 +1,24 @@
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
-from threads_api.kit.ids import SPACE_ID_PATTERN
+from threads_api.auth.principal import SCOPES, Scope, ranked
+from threads_api.kit.ids import SPACE_ID_PATTERN, is_valid_id
 from threads_api.kit.schemas import Name, ResponseSchema, Schema, Timestamp
 
-ScopeName = Literal["read", "write", "admin"]
+
+def _space_id(value: str) -> str:
+    # Checked like a path id, before any query: on PostgreSQL a NUL would otherwise be a 500.
+    if not is_valid_id("spc", value):
+        raise ValueError("is not a space id")
+    return value
 
 
-SpaceIdRef = Annotated[str, Field(max_length=30, json_schema_extra={"pattern": SPACE_ID_PATTERN})]
+SpaceIdRef = Annotated[
+    str,
+    Field(max_length=30, json_schema_extra={"pattern": SPACE_ID_PATTERN}),
+    AfterValidator(_space_id),
+]
 
 
 class ApiKeyCreate(Schema):
@@ -18,17 +28,24 @@ class ApiKeyCreate(Schema):
             "if": {"properties": {"scopes": {"contains": {"const": "admin"}}}},
             "then": {"properties": {"space_ids": {"maxItems": 0}}},
             "else": {"required": ["space_ids"], "properties": {"space_ids": {"minItems": 1}}},
+            "examples": [
+                {
+                    "name": "support bot",
+                    "scopes": ["write"],
+                    "space_ids": ["spc_01JDQ5Z3Y8M6V4N2K7P9R1T0WX"],
+                }
+            ],
         }
     )
 
     name: Name
-    scopes: Annotated[list[ScopeName], Field(min_length=1, max_length=3)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(SCOPES))]
     space_ids: Annotated[list[SpaceIdRef], Field(max_length=100)] = []
 
     @field_validator("scopes")
     @classmethod
-    def unique_scopes(cls, scopes: list[ScopeName]) -> list[ScopeName]:
-        return sorted(set(scopes), key=["read", "write", "admin"].index)
+    def unique_scopes(cls, scopes: list[Scope]) -> list[Scope]:
+        return ranked(scopes)
 
     @field_validator("space_ids")
     @classmethod
@@ -48,7 +65,7 @@ class ApiKey(ResponseSchema):
     id: str
     object: Literal["api_key"] = "api_key"
     name: str
-    scopes: list[ScopeName]
+    scopes: list[Scope]
     space_ids: list[str]
     prefix: str
     created_at: Timestamp

@@ -1,4 +1,4 @@
-"""Secrets shared by every process on one database."""
+"""Secrets shared by every process on one database, kept in it (the `app_secrets` table)."""
 
 import secrets
 
@@ -20,12 +20,13 @@ async def _shared_secret(db: Database, name: str) -> str:
             value = await session.scalar(select(AppSecret.value).where(AppSecret.name == name))
             if value is not None:
                 return value
-            session.add(AppSecret(name=name, value=secrets.token_hex(32)))
+            value = secrets.token_hex(32)
+            session.add(AppSecret(name=name, value=value))
             try:
                 await session.commit()
             except IntegrityError:
                 continue  # another process stored one first: read theirs
-            return await session.scalar(select(AppSecret.value).where(AppSecret.name == name))
+            return value
     raise RuntimeError(f"could not store or read the shared secret {name!r}")
 
 

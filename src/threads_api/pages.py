@@ -1,0 +1,49 @@
+"""A list endpoint's answer: the cursor it was given (`CursorsDep`) and the page it returns,
+with its `Link` header (`build_page`). The page model and the SQL are in kit/pagination.py."""
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, Request, Response
+
+from threads_api.kit.cursor import CursorCodec
+from threads_api.kit.pagination import Page
+from threads_api.state import app_state
+from threads_api.urls import public_url
+
+T = TypeVar("T")
+
+
+def cursor_codec(request: Request) -> CursorCodec:
+    return app_state(request).cursors
+
+
+CursorsDep = Annotated[CursorCodec, Depends(cursor_codec)]
+
+
+def next_link(request: Request, cursor: str) -> str:
+    """`Link` header value (RFC 8288) for the next page: the same request, the next cursor.
+
+    Made from the request's path and query alone (urls.py), not from `request.url`, which
+    starts from the `Host` header: a forged one could even reach into the path."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    path = quote(request.scope["path"]) + "?" + urlencode([*params, ("cursor", cursor)])
+    return f'<{public_url(request, path)}>; rel="next"'
+
+
+def build_page(
+    request: Request,
+    response: Response,
+    items: list[T],
+    has_more: bool,
+    *,
+    binding: str,
+    position_of: Callable[[T], list[Any]],
+) -> Page[T]:
+    """The list body, plus the `Link` header when another page follows."""
+    next_cursor = None
+    if has_more:
+        next_cursor = cursor_codec(request).encode(binding, position_of(items[-1]))
+        response.headers["Link"] = next_link(request, next_cursor)
+    return Page[T](data=items, has_more=has_more, next_cursor=next_cursor)

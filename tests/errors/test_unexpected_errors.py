@@ -1,0 +1,88 @@
+"""An unexpected error is a 500 problem without a traceback or secrets, and a failed commit is
+never reported as a success."""
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+
+from tests.helpers import ADMIN_SECRET, problem
+from threads_api.state import SessionDep, app_state
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class TestUnexpectedErrors:
+    async def test_500_is_a_problem_without_a_traceback(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
+        async def explode() -> None:
+            raise RuntimeError("boom: SELECT secret_hash FROM api_keys; " + ADMIN_SECRET)
+
+        app.add_api_route("/test-explode", explode, methods=["GET"])
+        response = await client.get("/test-explode", headers={"X-Request-ID": "req-500.test"})
+        body = problem(response, 500, "internal_error")
+        assert response.headers["x-request-id"] == "req-500.test"
+        assert body["request_id"] == "req-500.test"
+        for leak in ("Traceback", "RuntimeError", "boom", "SELECT", "secret_hash", ADMIN_SECRET):
+            assert leak not in response.text
+
+        generated = await client.get("/test-explode")
+        problem(generated, 500)
+        assert REQUEST_ID.fullmatch(generated.headers["x-request-id"])
+
+        # The app goes on serving.
+        assert (await client.get("/v1/spaces")).status_code == 200
+
+    @pytest.mark.parametrize(
+        "error", [FileNotFoundError("no such file: /etc/threads"), TimeoutError("too slow")]
+    )
+    async def test_an_oserror_or_timeout_of_our_own_is_a_500_not_an_outage(
+        self, app: Any, client: httpx.AsyncClient, error: Exception
+    ) -> None:
+        # Raised by the application, with the request's transaction open: only the database's
+        # own OSErrors and timeouts are outages (503, Retry-After).
+        async def fail(session: SessionDep) -> None:
+            await session.execute(text("SELECT 1"))
+            raise error
+
+        app.add_api_route("/test-fail", fail, methods=["GET"])
+        response = await client.get("/test-fail")
+        problem(response, 500, "internal_error")
+        assert "retry-after" not in response.headers
+        assert "/etc/threads" not in response.text
+
+    @pytest.mark.parametrize("what", ["space", "thread"])
+    async def test_failed_commit_is_never_reported_as_success(
+        self, app: Any, client: httpx.AsyncClient, api, what: str
+    ) -> None:
+        space = await api.space("existing")  # also records the admin key's last use
+        engine = app_state(app).database.write_engine.sync_engine
+
+        def refuse_commit(connection: Any) -> None:
+            raise RuntimeError("commit refused by the test")
+
+        event.listen(engine, "commit", refuse_commit)
+        try:
+            if what == "space":
+                response = await client.post("/v1/spaces", json={"name": "ghost"})
+            else:
+                response = await client.post(
+                    f"/v1/spaces/{space['id']}/threads/messages", json={"content": "ghost"}
+                )
+        finally:
+            event.remove(engine, "commit", refuse_commit)
+
+        assert response.status_code >= 500, response.text
+        body = problem(response, response.status_code)
+        assert "commit refused" not in response.text
+        assert body["request_id"]
+
+        names = [s["name"] for s in (await client.get("/v1/spaces")).json()["data"]]
+        assert names == ["existing"]
+        threads = await client.get(f"/v1/spaces/{space['id']}/threads", params={"status": "all"})
+        assert threads.json()["data"] == []
+        # The connection is usable again.
+        assert (await client.post("/v1/spaces", json={"name": "after"})).status_code == 201
