@@ -5,7 +5,8 @@
 - the event purge: deletes events past their retention and records the watermark;
 - the event broker (event/broker.py): wakes this process's streams and long-polls, with its
   own LISTEN connection (PostgreSQL) or change poll (SQLite), started when first needed;
-- the end of revoked keys' streams, as soon as the watcher learns of the revocation.
+- the end of revoked keys' streams, as soon as the watcher learns of the revocation;
+- the streams' one clock: heartbeats of idle streams, and the end of 24 h old ones.
 
 Each gets the settings and the database the requests use. On shutdown the open streams end
 first (each told to resume elsewhere), then the loops stop, then the database is closed.
@@ -47,6 +48,7 @@ class Workers:
                 self._database, self._settings.event_retention_days
             ),
             "revoked streams": self.streams.end_revoked_forever(self.revocations),
+            "stream heartbeats": self.streams.tick_forever(),
         }
         self._tasks = [asyncio.create_task(loop, name=name) for name, loop in loops.items()]
 

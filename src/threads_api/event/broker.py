@@ -24,6 +24,7 @@ import contextlib
 import contextvars
 import functools
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -62,8 +63,10 @@ class Subscription:
         "_limit",
         "_queue",
         "_queued",
+        "deadline",
         "ended",
         "filters",
+        "idle_since",
         "key_id",
         "on_end",
         "ready",
@@ -80,6 +83,11 @@ class Subscription:
         self.ready = asyncio.Event()  # set when an event waits, or the subscription ended
         self.ended: str | None = None  # why it must end: slow_subscriber, revoked, shutdown…
         self.on_end: Callable[[], None] | None = None
+        # For streams (loop time): when it last sent something, and when it must end. The
+        # registry wakes it when either says so (streams.py), so that no stream keeps a
+        # timer of its own: one timer per wait, per subscriber, per event is a lot of timers.
+        self.idle_since = math.inf
+        self.deadline = math.inf
 
     def offer(self, frame: Frame) -> None:
         if self.ended is not None or not self.filters.match(frame.event):

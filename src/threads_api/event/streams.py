@@ -90,12 +90,29 @@ class StreamRegistry:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._server_watch
 
+    async def tick_forever(self) -> None:
+        """Wake the streams that are due a heartbeat or have reached their last moment;
+        they do the rest. One timer for all of them."""
+        heartbeat = self._settings.stream_heartbeat_seconds
+        interval = min(heartbeat / 2, 1.0)
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for mine in list(self._open.values()):
+                for subscription in mine:
+                    if now - subscription.idle_since >= heartbeat or now >= subscription.deadline:
+                        subscription.ready.set()
+
     async def end_revoked_forever(self, watcher: RevocationWatcher) -> None:
         """End the streams of keys revoked here or elsewhere, as soon as the revocation
         watcher (auth/watcher.py) learns of them: within its 100 ms bound."""
+        # The next change is asked for before the check runs: a revoke that lands while the
+        # database is read wakes the loop again instead of waiting for the one after it.
+        changed = watcher.next_change()
         while True:
-            changed = watcher.next_change()
             await changed.wait()
+            changed = watcher.next_change()
             await self.end_revoked()
 
     async def end_revoked(self, key_ids: list[str] | None = None) -> None:
@@ -181,7 +198,7 @@ class EventStream:
     async def body(self) -> AsyncGenerator[bytes, None]:
         subscription = self.subscription
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.stream_max_seconds
+        subscription.deadline = loop.time() + self._settings.stream_max_seconds
         heartbeat = self._settings.stream_heartbeat_seconds
         yield sse.OPENING
         # The log, until a read finds nothing more; then join the feed and read once more:
@@ -203,22 +220,24 @@ class EventStream:
                 break
             await self._broker.subscribe(subscription)
             joined = True
+        # Live: woken by the feed with events, or by the registry's tick (tick_forever).
+        subscription.idle_since = loop.time()
         while subscription.ended is None:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            await subscription.ready.wait()
+            frames = subscription.take()
+            if loop.time() >= subscription.deadline:
                 subscription.end("max_lifetime")
                 break
-            try:
-                # asyncio.timeout, not wait_for: no task per wait, for every subscriber.
-                async with asyncio.timeout(min(heartbeat, remaining)):
-                    await subscription.ready.wait()
-            except TimeoutError:
-                yield sse.HEARTBEAT
+            if not frames:
+                if loop.time() - subscription.idle_since >= heartbeat:
+                    yield sse.HEARTBEAT
+                    subscription.idle_since = loop.time()
                 continue
-            for queued in subscription.take():
+            for queued in frames:
                 if queued.event.position > self.position:
                     yield queued.data
                     self.position = queued.event.position
+            subscription.idle_since = loop.time()
         words = self.last_words()
         if words:
             yield words
