@@ -3,7 +3,7 @@ first one), editing and erasing them."""
 
 import json
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, RowMapping
@@ -66,19 +66,7 @@ class MessageService:
                 raise ThreadNotFound()
             raise ThreadClosed(f"The thread is {status}; it accepts no new messages.")
         seq, now = counted
-        message = MessageRow(
-            id=message_id,
-            space_id=space_id,
-            thread_id=thread_id,
-            seq=seq,
-            author=body.author,
-            content=body.content,
-            metadata_=body.metadata,
-            created_at=now,
-            version=1,
-            edited_at=None,
-            deleted_at=None,
-        )
+        message = _new_message(message_id, space_id, thread_id, seq, body, now)
         await repository.add(session, message)
         created = Message.model_validate(message)
         await event_service.append(
@@ -115,19 +103,7 @@ class MessageService:
             last_message_created_at=now,
         )
         await thread_repository.add(session, thread)
-        message = MessageRow(
-            id=message_id,
-            space_id=space_id,
-            thread_id=thread.id,
-            seq=1,
-            author=body.author,
-            content=body.content,
-            metadata_=body.metadata,
-            created_at=now,
-            version=1,
-            edited_at=None,
-            deleted_at=None,
-        )
+        message = _new_message(message_id, space_id, thread.id, 1, body, now)
         await repository.add(session, message)
         created = ThreadWithMessage(
             thread=Thread.model_validate(thread), message=Message.model_validate(message)
@@ -317,6 +293,30 @@ class MessageService:
             rewritten = _rewritten(body, message, erased_titles)
             if rewritten is not None and rewritten != body:
                 await idempotency_repository.replace_body(session, api_key_id, key, rewritten)
+
+
+def _new_message(
+    message_id: str,
+    space_id: str,
+    thread_id: str,
+    seq: int,
+    body: MessageCreate | ThreadWithMessageCreate,
+    now: datetime,
+) -> MessageRow:
+    """The row of a message as created: version 1, never edited, not erased."""
+    return MessageRow(
+        id=message_id,
+        space_id=space_id,
+        thread_id=thread_id,
+        seq=seq,
+        author=body.author,
+        content=body.content,
+        metadata_=body.metadata,
+        created_at=now,
+        version=1,
+        edited_at=None,
+        deleted_at=None,
+    )
 
 
 def _last_message_columns(latest: RowMapping | None) -> dict[str, Any]:
