@@ -37,7 +37,9 @@ from threads_api.config import Settings
 from threads_api.migrate import migrate
 from threads_api.state import app_state
 
-TABLES = "idempotency_records, messages, threads, api_key_spaces, api_keys, spaces, events"
+TABLES = (
+    "idempotency_records, messages, threads, api_key_spaces, api_keys, spaces, events, webhooks"
+)
 
 
 @pytest.fixture(scope="session")

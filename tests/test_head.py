@@ -11,7 +11,9 @@ async def _get_paths(client: httpx.AsyncClient, api) -> list[str]:
     thread = await api.thread(space["id"])
     message = await api.message(space["id"], thread["id"])
     keys = (await client.get("/v1/api-keys")).json()["data"]
+    webhook = await client.post("/v1/webhooks", json={"url": "https://example.com/hook"})
     ids = {
+        "webhook_id": webhook.json()["id"],
         "space_id": space["id"],
         "thread_id": thread["id"],
         "message_id": message["id"],

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from threads_api.app import create_app
 from threads_api.config import Settings
 
-TAGS = {"spaces", "threads", "messages", "api-keys", "events", "operations"}
+TAGS = {"spaces", "threads", "messages", "api-keys", "events", "webhooks", "operations"}
 EXPECTED_IDS = {
     "listThreads",
     "getThread",
@@ -36,7 +36,13 @@ EXPECTED_IDS = {
     "healthz",
     "readyz",
 }
-IDEMPOTENT = {"createSpace", "createThreadWithMessage", "createMessage", "createApiKey"}
+IDEMPOTENT = {
+    "createSpace",
+    "createThreadWithMessage",
+    "createMessage",
+    "createApiKey",
+    "createWebhook",
+}
 CAMEL_CASE = re.compile(r"[a-z]+([A-Z][a-z0-9]*)*")
 
 

@@ -54,6 +54,17 @@ def test_openapi_python_client_generates_a_clean_client(tmp_path: Path) -> None:
         "create_api_key",
         "revoke_api_key",
         "healthz",
+        "create_webhook",
+        "rotate_webhook_secret",
+        "retry_webhook_delivery",
     } <= modules
     packages = {path.name for path in (tmp_path / "client" / "api").iterdir() if path.is_dir()}
-    assert packages == {"spaces", "threads", "messages", "api_keys", "events", "operations"}
+    assert packages == {
+        "spaces",
+        "threads",
+        "messages",
+        "api_keys",
+        "events",
+        "webhooks",
+        "operations",
+    }

@@ -9,6 +9,7 @@ from threads_api.message.endpoints import thread_start_router
 from threads_api.routing import ApiRoute
 from threads_api.space.endpoints import router as spaces_router
 from threads_api.thread.endpoints import router as threads_router
+from threads_api.webhook.endpoints import router as webhooks_router
 
 router = APIRouter(prefix="/v1", route_class=ApiRoute)
 router.include_router(spaces_router)
@@ -18,3 +19,4 @@ router.include_router(threads_router)
 router.include_router(messages_router)
 router.include_router(api_keys_router)
 router.include_router(events_router)
+router.include_router(webhooks_router)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from threads_api import __version__
 from threads_api.api import router as v1_router
-from threads_api.app_secrets import load_cursor_codec
+from threads_api.app_secrets import load_cursor_codec, load_webhook_secrets_box
 from threads_api.auth.cache import PrincipalCache
 from threads_api.config import Settings
 from threads_api.cors import add_cors
@@ -185,7 +185,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         principals = PrincipalCache()
         cursors = await load_cursor_codec(database, settings)
-        workers = Workers(database, settings, principals)  # background loops: workers.py
+        webhook_secrets = await load_webhook_secrets_box(database, settings)
+        # background loops: workers.py
+        workers = Workers(database, settings, principals, webhook_secrets)
         set_app_state(
             app,
             AppState(
@@ -196,6 +198,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 revocations=workers.revocations,
                 broker=workers.broker,
                 streams=workers.streams,
+                webhook_secrets=webhook_secrets,
+                webhooks=workers.webhooks,
             ),
         )
         workers.start()

@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     stream_buffer_bytes: int = Field(default=1024 * 1024, ge=1024)
     # SQLite: while anyone streams, how often to look for writes made by other processes.
     sqlite_change_poll_ms: int = Field(default=75, ge=1)
+    # Webhooks (contract §15). Deliveries to loopback, private, link-local and other
+    # non-public addresses are refused unless this is set (a receiver on this machine, say).
+    webhooks_allow_private: bool = False
+    # An attempt that has not had a 2xx within this long has failed.
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    # Attempts in flight per server process, in all and per endpoint: a slow or dead
+    # endpoint holds at most its own share, never the others'.
+    webhook_concurrency: int = Field(default=32, ge=1)
+    webhook_concurrency_per_endpoint: int = Field(default=4, ge=1)
     # Browser origins allowed to call the API (CORS), comma-separated; empty: CORS is off.
     cors_origins: Annotated[list[str], NoDecode] = []
     # Where clients reach the service, e.g. https://api.example.com behind a proxy: `Location`

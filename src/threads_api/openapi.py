@@ -49,6 +49,11 @@ TAGS = [
         "name": "events",
         "description": "The change feed of a space: a list, Server-Sent Events, stream tokens.",
     },
+    {
+        "name": "webhooks",
+        "description": "Endpoints sent the events they ask for, signed per Standard Webhooks, "
+        "and their deliveries log (admin).",
+    },
     {"name": "operations", "description": "Liveness and readiness, without an API key."},
 ]
 

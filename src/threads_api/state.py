@@ -17,6 +17,7 @@ from threads_api.auth.cache import PrincipalCache
 from threads_api.auth.watcher import RevocationWatcher
 from threads_api.config import Settings
 from threads_api.db import Database
+from threads_api.kit.crypto import SecretBox
 from threads_api.kit.cursor import CursorCodec
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     # layers that read this module sit below `event` (.importlinter, ADR 0006).
     from threads_api.event.broker import Broker
     from threads_api.event.streams import StreamRegistry
+    from threads_api.webhook.dispatcher import Dispatcher
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _ATTRIBUTE = "threads_api"  # where it lives on Starlette's untyped `app.state`
@@ -40,6 +42,9 @@ class AppState:
     # Wake-ups for the streams and long-polls of this process, and the open ones.
     broker: "Broker"
     streams: "StreamRegistry"
+    # Webhooks: what seals their signing secrets, and this process's delivery engine.
+    webhook_secrets: SecretBox
+    webhooks: "Dispatcher"
     # Spaces seen to exist. Spaces are never deleted, so one seen once costs no query again.
     known_spaces: set[str] = field(default_factory=set)
 

@@ -4,23 +4,25 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, String, Table, bindparam, delete, func, insert, literal, select, update
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import Row, String, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 from threads_api.kit.pagination import keyset_page
-from threads_api.models import Event, EventCounter, StreamToken
+from threads_api.models import Event, EventCounter, StreamToken, WebhookJob
 from threads_api.models.base import UTCDateTime
 
 events = cast(Table, Event.__table__)
 counters = cast(Table, EventCounter.__table__)
 tokens = cast(Table, StreamToken.__table__)
+# What webhooks are still owed: the purge keeps those events (contract §15).
+jobs = cast(Table, WebhookJob.__table__)
 # A row of any shape, as SQLAlchemy types them.
 AnyRow = Row[*tuple[Any, ...]]
 
-# PostgreSQL: each append notifies this channel with "<space_id>:<position>" (event/broker.py).
+# PostgreSQL: each process notifies this channel with "<space_id>:<position>" once its appends
+# have committed (event/broker.py).
 CHANNEL = "threads_api_events"
 _COLUMNS = ("id", "space_id", "position", "type", "thread_id", "message_id", "created_at", "data")
 
@@ -40,9 +42,10 @@ def _event_values(position: Any) -> Any:
 
 
 def _postgres_append() -> Any:
-    """One round trip: take the space's next position, insert the event, NOTIFY (delivered
-    at commit). Taking the position locks the space's counter row until the transaction
-    ends, so a space's positions commit in the order they were taken (ADR 0009)."""
+    """One round trip: take the space's next position, insert the event. Taking the position
+    locks the space's counter row until the transaction ends, so a space's positions commit
+    in the order they were taken (ADR 0009). No NOTIFY here: the broker sends it after the
+    commit (`notify`)."""
     bumped = (
         postgresql.insert(counters)
         .values(space_id=bindparam("space_id"), last_position=1, purged_through=0)
@@ -53,15 +56,11 @@ def _postgres_append() -> Any:
         .returning(counters.c.last_position)
         .cte("bumped")
     )
-    added = (
+    return (
         insert(events)
         .from_select(list(_COLUMNS), _event_values(bumped.c.last_position))
         .returning(events.c.position)
-        .cte("added")
     )
-    position = sql_cast(added.c.position, String)
-    payload = bindparam("space_id", type_=String) + literal(":") + position
-    return select(added.c.position, func.pg_notify(CHANNEL, payload))
 
 
 def _sqlite_append() -> Any:
@@ -85,6 +84,18 @@ def append(session: Session, values: dict[str, Any]) -> int:
     called as the transaction commits (service.py), inside SQLAlchemy's greenlet."""
     statement = _APPEND[session.get_bind().dialect.name]
     return int(session.execute(statement, values).scalar_one())
+
+
+_NOTIFY = text(
+    f"SELECT pg_notify('{CHANNEL}', payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
+)
+
+
+async def notify(connection: AsyncConnection, positions: dict[str, int]) -> None:
+    """PostgreSQL: NOTIFY "<space_id>:<position>" for each space, in one statement, in the
+    connection's transaction (the caller's is AUTOCOMMIT)."""
+    payloads = [f"{space_id}:{position}" for space_id, position in positions.items()]
+    await connection.execute(_NOTIFY, {"payloads": payloads})
 
 
 async def counter(session: AsyncSession, space_id: str) -> tuple[int, int]:
@@ -160,6 +171,13 @@ async def oldest(session: AsyncSession, space_id: str, limit: int) -> Sequence[A
         .limit(limit)
     )
     return (await session.execute(query)).all()
+
+
+async def oldest_owed(session: AsyncSession, space_id: str) -> int | None:
+    """The first position of the space that a webhook delivery still needs, if any."""
+    query = select(func.min(jobs.c.position)).where(jobs.c.space_id == space_id)
+    position = await session.scalar(query)
+    return None if position is None else int(position)
 
 
 async def purge_through(session: AsyncSession, space_id: str, position: int) -> None:

@@ -238,7 +238,8 @@ class EventService:
 
     async def purge(self, db: Database, retention: timedelta) -> int:
         """Delete events older than `retention`, space by space from the oldest, in short
-        transactions, raising each space's watermark; then expired stream tokens. Counts
+        transactions, raising each space's watermark; then expired stream tokens. Events
+        that webhooks are still owed stay, with every event after them. Counts
         the events deleted. A space's events are purged by position up to the first one
         that is still young, so the watermark is exact."""
         cutoff = utcnow() - retention
@@ -249,7 +250,8 @@ class EventService:
             while True:
                 async with db.writer() as session, session.begin():
                     rows = await repository.oldest(session, space_id, _PURGE_BATCH)
-                    expired = _expired_prefix(rows, cutoff)
+                    owed = await repository.oldest_owed(session, space_id)
+                    expired = _expired_prefix(rows, cutoff, owed)
                     if expired:
                         await repository.purge_through(session, space_id, expired[-1])
                 purged += len(expired)
@@ -275,10 +277,12 @@ def _forget_pending(session: Session) -> None:
     session.info.pop(PENDING, None)
 
 
-def _expired_prefix(rows: Sequence[AnyRow], cutoff: datetime) -> list[int]:
+def _expired_prefix(rows: Sequence[AnyRow], cutoff: datetime, owed: int | None) -> list[int]:
+    """The positions to purge: older than `cutoff`, and before the first event a webhook is
+    still owed (a retry of a purged one would have nothing to send)."""
     positions = []
     for row in rows:
-        if row.created_at >= cutoff:
+        if row.created_at >= cutoff or (owed is not None and row.position >= owed):
             break
         positions.append(int(row.position))
     return positions

@@ -13,8 +13,8 @@ from typing import Literal, get_args
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _BODY = "[0-9A-HJKMNP-TV-Z]{26}"  # 26 characters of ALPHABET
-# spaces, threads, messages, API keys, events
-Prefix = Literal["spc", "thr", "msg", "key", "evt"]
+# spaces, threads, messages, API keys, events, webhooks, webhook deliveries
+Prefix = Literal["spc", "thr", "msg", "key", "evt", "whk", "dlv"]
 PREFIXES: tuple[Prefix, ...] = get_args(Prefix)
 
 _lock = threading.Lock()

@@ -8,6 +8,7 @@ from threads_api.models.message_version import MessageVersion
 from threads_api.models.revocation import RevocationCounter
 from threads_api.models.space import Space
 from threads_api.models.thread import Thread
+from threads_api.models.webhook import Webhook, WebhookCursor, WebhookDelivery, WebhookJob
 
 __all__ = [
     "ApiKey",
@@ -22,5 +23,9 @@ __all__ = [
     "Space",
     "StreamToken",
     "Thread",
+    "Webhook",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookJob",
     "api_key_spaces",
 ]

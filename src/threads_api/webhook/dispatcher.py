@@ -1,0 +1,302 @@
+"""The delivery engine: one in each server process, working from the event log (ADR 0010).
+
+Each round it
+1. fans out: per space, the events past the space's cursor become jobs, one per matching
+   enabled webhook, and the cursor moves past them, in one transaction (so exactly once; on
+   PostgreSQL a process skips a cursor another holds, `FOR UPDATE SKIP LOCKED`);
+2. claims due jobs with a lease (`lease_until`), at most `webhook_concurrency` in flight in
+   this process and `webhook_concurrency_per_endpoint` per webhook, so a slow or dead
+   endpoint holds only its own share;
+3. sends each, signed afresh (signing.py), to a vetted address (address.py, sender.py);
+4. records the outcomes, many per transaction: the deliveries log, and the job deleted
+   (2xx), rescheduled with backoff, or given up. `410 Gone` and three days of failures
+   disable the endpoint.
+
+A process that dies mid-attempt leaves its lease to run out; then any process sends the job
+again, with the same `webhook-id`. Leases outlast an attempt's timeout, so two processes
+never send one attempt at once. Rounds run when this process appends events (the broker's
+commit hook), when an attempt ends, and at least every second: other processes' events are
+fanned out by them, or by the next round here.
+"""
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from threads_api.config import Settings
+from threads_api.db import Database
+from threads_api.event.service import StoredEvent
+from threads_api.kit.crypto import SecretBox
+from threads_api.kit.schemas import utcnow
+from threads_api.models import Webhook
+from threads_api.webhook import repository, sender
+from threads_api.webhook.service import GONE_REASON, log_attempt, new_delivery, send_event
+
+logger = logging.getLogger("threads_api.webhook")
+
+# After the first attempt fails: 5 s, 30 s, 2 min, 10 min, 1 h, 2 h, 4 h, 8 h, 8 h, 8 h
+# (31 h in all, each ±20 %), then it is given up.
+BACKOFF = tuple(
+    timedelta(seconds=s) for s in (5, 30, 120, 600, 3600, 7200, 14400, 28800, 28800, 28800)
+)
+JITTER = 0.2
+FAILING_LIMIT = timedelta(days=3)
+ROUND_SECONDS = 1.0
+FAN_OUT_BATCH = 500
+DELIVERIES_KEPT = timedelta(days=7)
+_PURGE_EVERY = timedelta(minutes=10)
+
+
+def next_retry_delay(attempts: int) -> timedelta | None:
+    """The wait before the next attempt after `attempts` failed ones; None: give up."""
+    if attempts > len(BACKOFF):
+        return None
+    return BACKOFF[attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+
+
+@dataclass(slots=True)
+class Attempt:
+    job_id: int
+    lease_until: datetime
+    attempts: int  # made before this one
+    webhook: Webhook
+    event: StoredEvent
+    outcome: sender.Outcome | None = None
+
+
+class Dispatcher:
+    def __init__(self, db: Database, settings: Settings, box: SecretBox) -> None:
+        self._db = db
+        self._settings = settings
+        self._box = box
+        # Tests move time on by replacing this; every schedule decision reads it.
+        self.clock: Callable[[], datetime] = utcnow
+        self._wanted = asyncio.Event()
+        self._in_flight: dict[str, int] = {}  # webhook id -> attempts being sent
+        self._sending: set[asyncio.Task[None]] = set()
+        self._finished: list[Attempt] = []
+        self._recorder: asyncio.Task[None] | None = None
+        self._purged_at = datetime.min.replace(tzinfo=utcnow().tzinfo)
+
+    @property
+    def lease(self) -> timedelta:
+        """Longer than any attempt can take, so a live process's attempt is never sent twice."""
+        return timedelta(seconds=self._settings.webhook_timeout_seconds + 5)
+
+    def wake(self) -> None:
+        self._wanted.set()
+
+    async def run(self) -> None:
+        failing = False
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wanted.wait(), ROUND_SECONDS)
+            self._wanted.clear()
+            try:
+                await self.round()
+            except Exception as error:
+                if not failing:
+                    logger.warning("webhook dispatcher: %s; retrying", type(error).__name__)
+                failing = True
+            else:
+                failing = False
+
+    async def round(self) -> None:
+        await self._fan_out()
+        await self._send_due()
+        if self.clock() - self._purged_at > _PURGE_EVERY:
+            async with self._db.writer() as session, session.begin():
+                await repository.purge_deliveries(session, self.clock() - DELIVERIES_KEPT)
+            self._purged_at = self.clock()
+
+    async def stop(self) -> None:
+        """Attempts in flight are abandoned: their leases run out and they are sent again."""
+        for task in [*self._sending, *([self._recorder] if self._recorder else [])]:
+            task.cancel()
+        for task in [*self._sending, *([self._recorder] if self._recorder else [])]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- 1. events into jobs ------------------------------------------------------------
+
+    async def _fan_out(self) -> None:
+        async with self._db.writer() as session, session.begin():
+            await repository.add_missing_cursors(session)
+            behind = await repository.spaces_behind(session)
+            if behind and not await repository.enabled_webhooks(session):
+                # Nobody listens: skip the events without reading them. Read in this order
+                # (positions, then webhooks), a webhook made meanwhile only misses events
+                # that committed before it did.
+                for space_id, last_position in behind:
+                    await repository.fast_forward(session, space_id, last_position)
+                return
+        for space_id, _ in behind:
+            while await self._fan_out_space(space_id) == FAN_OUT_BATCH:
+                pass
+
+    async def _fan_out_space(self, space_id: str) -> int:
+        async with self._db.writer() as session, session.begin():
+            cursor = await repository.lock_cursor(session, space_id)
+            if cursor is None:
+                return 0  # another process is at it
+            found = await repository.events_after(session, space_id, cursor, FAN_OUT_BATCH)
+            if not found:
+                return 0
+            # Read after the events: a webhook visible now sees every event that commits
+            # after it does.
+            hooks = await repository.enabled_webhooks(session)
+            now = self.clock()
+            await repository.add_jobs(
+                session,
+                [
+                    {
+                        "webhook_id": hook.id,
+                        "space_id": space_id,
+                        "position": event.position,
+                        "event_id": event.id,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "lease_until": None,
+                    }
+                    for event in found
+                    for hook in hooks
+                    if _wants(hook, space_id, event)
+                ],
+            )
+            await repository.move_cursor(session, space_id, found[-1].position)
+        return len(found)
+
+    # --- 2. and 3. claim and send ---------------------------------------------------------
+
+    async def _send_due(self) -> None:
+        free = self._settings.webhook_concurrency - len(self._sending)
+        if free <= 0:
+            return
+        per_endpoint = self._settings.webhook_concurrency_per_endpoint
+        now = self.clock()
+        lease_until = now + self.lease
+        claimed: list[tuple[str, Any]] = []
+        async with self._db.writer() as session, session.begin():
+            for webhook_id in await repository.webhooks_with_due_jobs(session, now, limit=100):
+                room = min(per_endpoint - self._in_flight.get(webhook_id, 0), free - len(claimed))
+                if room > 0:
+                    for job in await repository.claim(session, webhook_id, now, lease_until, room):
+                        claimed.append((webhook_id, job))
+            if not claimed:
+                return
+            hooks = {
+                hook.id: hook
+                for hook in await repository.webhooks_by_id(session, {w for w, _ in claimed})
+            }
+            found = await repository.events_at(
+                session, [(job.space_id, job.position) for _, job in claimed]
+            )
+        stored = {(row.space_id, row.position): StoredEvent.of(row) for row in found}
+        for webhook_id, job in claimed:
+            event = stored.get((job.space_id, job.position))
+            hook = hooks.get(webhook_id)
+            if event is None or hook is None or not hook.enabled:
+                continue  # its lease runs out; the next claim finds it settled or retries it
+            attempt = Attempt(job.id, lease_until, job.attempts, hook, event)
+            self._in_flight[webhook_id] = self._in_flight.get(webhook_id, 0) + 1
+            task = asyncio.create_task(
+                self._send(attempt), name="webhook attempt", context=contextvars.Context()
+            )
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, attempt: Attempt) -> None:
+        try:
+            hook = attempt.webhook
+            attempt.outcome = await send_event(
+                self._box, self._settings, hook.url, hook.secrets, attempt.event, self.clock()
+            )
+            log_attempt(
+                attempt.webhook.id,
+                attempt.webhook.url,
+                attempt.event.id,
+                attempt.attempts + 1,
+                attempt.outcome,
+            )
+            self._finished.append(attempt)
+            if self._recorder is None or self._recorder.done():
+                self._recorder = asyncio.create_task(
+                    self._record(), name="webhook outcomes", context=contextvars.Context()
+                )
+        finally:
+            self._in_flight[attempt.webhook.id] -= 1
+            if not self._in_flight[attempt.webhook.id]:
+                del self._in_flight[attempt.webhook.id]
+            self.wake()  # room for another
+
+    # --- 4. outcomes ----------------------------------------------------------------------
+
+    async def _record(self) -> None:
+        """Write every finished attempt's outcome, as many per transaction as have finished
+        meanwhile. A failure leaves them to their leases: they are sent again."""
+        while self._finished:
+            batch, self._finished = self._finished, []
+            try:
+                await self._record_batch(batch)
+            except Exception as error:
+                logger.warning(
+                    "webhook dispatcher: recording %d outcomes failed (%s); they will be sent "
+                    "again",
+                    len(batch),
+                    type(error).__name__,
+                )
+
+    async def _record_batch(self, batch: Sequence[Attempt]) -> None:
+        now = self.clock()
+        log: list[dict[str, object]] = []
+        async with self._db.writer() as session, session.begin():
+            for attempt in batch:
+                assert attempt.outcome is not None
+                outcome, hook_id = attempt.outcome, attempt.webhook.id
+                made = attempt.attempts + 1
+                next_retry_at = None
+                if outcome.succeeded:
+                    await repository.finish_job(session, attempt.job_id, attempt.lease_until)
+                    await repository.mark_succeeding(session, hook_id)
+                elif outcome.status_code == 410:
+                    await repository.disable(session, hook_id, GONE_REASON, now)
+                else:
+                    next_retry_at = await self._failed(session, attempt, made, now)
+                log.append(
+                    new_delivery(hook_id, attempt.event, made, outcome, next_retry_at=next_retry_at)
+                )
+            await repository.add_deliveries(session, log)
+
+    async def _failed(
+        self, session: Any, attempt: Attempt, made: int, now: datetime
+    ) -> datetime | None:
+        """Schedule the next attempt, or give up; disable an endpoint failing for 3 days.
+        When the next attempt is due, or None."""
+        hook_id = attempt.webhook.id
+        failing_since = await repository.mark_failing(session, hook_id, now)
+        if failing_since is not None and now - failing_since >= FAILING_LIMIT:
+            reason = f"every delivery failed for 3 days (since {failing_since:%Y-%m-%d %H:%M} UTC)"
+            await repository.disable(session, hook_id, reason, now)
+            return None
+        delay = next_retry_delay(made)
+        if delay is None:
+            await repository.finish_job(session, attempt.job_id, attempt.lease_until)
+            return None
+        due = now + delay
+        if await repository.reschedule_job(session, attempt.job_id, attempt.lease_until, made, due):
+            return due
+        return None  # the lease ran out and another process took the job
+
+
+def _wants(hook: Any, space_id: str, event: Any) -> bool:
+    return (
+        (hook.space_ids is None or space_id in hook.space_ids)
+        and (hook.types is None or event.type in hook.types)
+        and event.created_at >= hook.enabled_at
+    )

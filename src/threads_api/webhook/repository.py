@@ -1,0 +1,294 @@
+"""All SQL of webhooks: endpoints, the dispatcher's cursors and jobs, the deliveries log."""
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from threads_api.kit.pagination import keyset_page
+from threads_api.models import (
+    Event,
+    EventCounter,
+    Webhook,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookJob,
+)
+
+webhooks = cast(Table, Webhook.__table__)
+cursors = cast(Table, WebhookCursor.__table__)
+jobs = cast(Table, WebhookJob.__table__)
+deliveries = cast(Table, WebhookDelivery.__table__)
+events = cast(Table, Event.__table__)
+counters = cast(Table, EventCounter.__table__)
+
+
+def _insert(session: AsyncSession, table: Table) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+# --- endpoints ----------------------------------------------------------------------------
+
+
+async def add(session: AsyncSession, row: Webhook) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def get(session: AsyncSession, webhook_id: str) -> Webhook | None:
+    return await session.get(Webhook, webhook_id)
+
+
+async def page(session: AsyncSession, *, after_id: str | None, limit: int) -> Sequence[Webhook]:
+    query = keyset_page(
+        select(Webhook),
+        [Webhook.id.expression],
+        None if after_id is None else [after_id],
+        order="asc",
+        limit=limit,
+    )
+    return (await session.scalars(query)).all()
+
+
+async def remove(session: AsyncSession, row: Webhook) -> None:
+    await session.delete(row)
+    await session.flush()
+
+
+async def drop_jobs(session: AsyncSession, webhook_id: str) -> None:
+    """A disabled endpoint is owed nothing: re-enabling does not backfill."""
+    await session.execute(delete(jobs).where(jobs.c.webhook_id == webhook_id))
+
+
+# --- fan-out: events into jobs ------------------------------------------------------------
+
+
+async def add_missing_cursors(session: AsyncSession) -> None:
+    """A cursor for each space with events and none yet: a space made after the migration,
+    whose every event is new."""
+    known = select(cursors.c.space_id)
+    query = (
+        _insert(session, cursors)
+        .from_select(
+            ["space_id", "position"],
+            select(counters.c.space_id, counters.c.purged_through).where(
+                counters.c.space_id.not_in(known)
+            ),
+        )
+        .on_conflict_do_nothing()
+    )
+    await session.execute(query)
+
+
+async def spaces_behind(session: AsyncSession) -> Sequence[Any]:
+    """(space_id, last_position) of each space with events past its cursor."""
+    query = select(counters.c.space_id, counters.c.last_position).join(
+        cursors,
+        (cursors.c.space_id == counters.c.space_id)
+        & (counters.c.last_position > cursors.c.position),
+    )
+    return (await session.execute(query)).all()
+
+
+async def fast_forward(session: AsyncSession, space_id: str, position: int) -> None:
+    await session.execute(
+        update(cursors)
+        .where(cursors.c.space_id == space_id, cursors.c.position < position)
+        .values(position=position)
+    )
+
+
+async def lock_cursor(session: AsyncSession, space_id: str) -> int | None:
+    """The space's cursor, locked until the transaction ends; None when another process
+    holds it (PostgreSQL; on SQLite the writer's lock already makes this one process)."""
+    query = (
+        select(cursors.c.position)
+        .where(cursors.c.space_id == space_id)
+        .with_for_update(skip_locked=True)
+    )
+    position = await session.scalar(query)
+    return None if position is None else int(position)
+
+
+async def events_after(
+    session: AsyncSession, space_id: str, position: int, limit: int
+) -> Sequence[Any]:
+    query = (
+        select(events.c.position, events.c.id, events.c.type, events.c.created_at)
+        .where(events.c.space_id == space_id, events.c.position > position)
+        .order_by(events.c.position)
+        .limit(limit)
+    )
+    return (await session.execute(query)).all()
+
+
+async def enabled_webhooks(session: AsyncSession) -> Sequence[Any]:
+    query = select(webhooks.c.id, webhooks.c.space_ids, webhooks.c.types, webhooks.c.enabled_at)
+    return (await session.execute(query.where(webhooks.c.enabled))).all()
+
+
+async def add_jobs(session: AsyncSession, values: list[dict[str, Any]]) -> None:
+    if values:
+        await session.execute(_insert(session, jobs).on_conflict_do_nothing(), values)
+
+
+async def move_cursor(session: AsyncSession, space_id: str, position: int) -> None:
+    await session.execute(
+        update(cursors).where(cursors.c.space_id == space_id).values(position=position)
+    )
+
+
+# --- sending: claims and outcomes ---------------------------------------------------------
+
+
+async def webhooks_with_due_jobs(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+    query = (
+        select(jobs.c.webhook_id)
+        .where(
+            jobs.c.next_attempt_at <= now,
+            (jobs.c.lease_until.is_(None)) | (jobs.c.lease_until < now),
+        )
+        .distinct()
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def claim(
+    session: AsyncSession, webhook_id: str, now: datetime, lease_until: datetime, limit: int
+) -> Sequence[Any]:
+    """Lease up to `limit` due jobs of one webhook, oldest due first: no other process takes
+    them until `lease_until` (PostgreSQL skips rows another claim holds; SQLite has one
+    writer at a time)."""
+    due = (
+        select(jobs.c.id)
+        .where(
+            jobs.c.webhook_id == webhook_id,
+            jobs.c.next_attempt_at <= now,
+            (jobs.c.lease_until.is_(None)) | (jobs.c.lease_until < now),
+        )
+        .order_by(jobs.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    query = (
+        update(jobs)
+        .where(jobs.c.id.in_(due.scalar_subquery()))
+        .values(lease_until=lease_until)
+        .returning(jobs.c.id, jobs.c.space_id, jobs.c.position, jobs.c.event_id, jobs.c.attempts)
+    )
+    return (await session.execute(query)).all()
+
+
+async def webhooks_by_id(session: AsyncSession, webhook_ids: Collection[str]) -> Sequence[Webhook]:
+    return (await session.scalars(select(Webhook).where(Webhook.id.in_(webhook_ids)))).all()
+
+
+async def events_at(session: AsyncSession, places: Sequence[tuple[str, int]]) -> Sequence[Any]:
+    """The events at these (space_id, position) places that are still in the log."""
+    if not places:
+        return []
+    query = select(events).where(tuple_(events.c.space_id, events.c.position).in_(places))
+    return (await session.execute(query)).all()
+
+
+async def finish_job(session: AsyncSession, job_id: int, lease_until: datetime) -> None:
+    """Delete a job this process still holds (a job whose lease ran out may be another's)."""
+    await session.execute(
+        delete(jobs).where(jobs.c.id == job_id, jobs.c.lease_until == lease_until)
+    )
+
+
+async def finish_jobs_of_event(
+    session: AsyncSession, webhook_id: str, space_id: str, position: int
+) -> None:
+    await session.execute(
+        delete(jobs).where(
+            jobs.c.webhook_id == webhook_id,
+            jobs.c.space_id == space_id,
+            jobs.c.position == position,
+        )
+    )
+
+
+async def reschedule_job(
+    session: AsyncSession, job_id: int, lease_until: datetime, attempts: int, due: datetime
+) -> bool:
+    result = await session.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.lease_until == lease_until)
+        .values(attempts=attempts, next_attempt_at=due, lease_until=None)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_succeeding(session: AsyncSession, webhook_id: str) -> None:
+    await session.execute(
+        update(webhooks)
+        .where(webhooks.c.id == webhook_id, webhooks.c.failing_since.is_not(None))
+        .values(failing_since=None)
+    )
+
+
+async def mark_failing(session: AsyncSession, webhook_id: str, now: datetime) -> datetime | None:
+    """Note the first failure since the last success; when the endpoint began failing (None
+    if it is gone or disabled)."""
+    await session.execute(
+        update(webhooks)
+        .where(webhooks.c.id == webhook_id, webhooks.c.failing_since.is_(None))
+        .values(failing_since=now)
+    )
+    query = select(webhooks.c.failing_since).where(webhooks.c.id == webhook_id, webhooks.c.enabled)
+    return cast(datetime | None, await session.scalar(query))
+
+
+async def disable(session: AsyncSession, webhook_id: str, reason: str, now: datetime) -> None:
+    await session.execute(
+        update(webhooks)
+        .where(webhooks.c.id == webhook_id, webhooks.c.enabled)
+        .values(enabled=False, disabled_reason=reason, failing_since=None, updated_at=now)
+    )
+    await drop_jobs(session, webhook_id)
+
+
+# --- the deliveries log -------------------------------------------------------------------
+
+
+async def add_deliveries(session: AsyncSession, values: list[dict[str, Any]]) -> None:
+    if values:
+        await session.execute(insert(deliveries), values)
+
+
+async def delivery_page(
+    session: AsyncSession, webhook_id: str, *, before_id: str | None, limit: int
+) -> Sequence[WebhookDelivery]:
+    query = keyset_page(
+        select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id),
+        [WebhookDelivery.id.expression],
+        None if before_id is None else [before_id],
+        order="desc",
+        limit=limit,
+    )
+    return (await session.scalars(query)).all()
+
+
+async def get_delivery(
+    session: AsyncSession, webhook_id: str, delivery_id: str
+) -> WebhookDelivery | None:
+    row = await session.get(WebhookDelivery, delivery_id)
+    return row if row is not None and row.webhook_id == webhook_id else None
+
+
+async def last_attempt(session: AsyncSession, webhook_id: str, event_id: str) -> int:
+    query = select(func.max(deliveries.c.attempt)).where(
+        deliveries.c.webhook_id == webhook_id, deliveries.c.event_id == event_id
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def purge_deliveries(session: AsyncSession, before: datetime) -> None:
+    await session.execute(delete(deliveries).where(deliveries.c.created_at < before))
