@@ -42,6 +42,8 @@ LIST_OPERATIONS = [
     "GET /v1/spaces/{space_id}/threads/{thread_id}/messages",
     "GET /v1/spaces/{space_id}/events",
     "GET /v1/spaces/{space_id}/threads/{thread_id}/messages/{message_id}/versions",
+    "GET /v1/webhooks",
+    "GET /v1/webhooks/{webhook_id}/deliveries",
 ]
 # Every operation that honours If-Match.
 IF_MATCH_OPERATIONS = [
@@ -49,10 +51,25 @@ IF_MATCH_OPERATIONS = [
     "DELETE /v1/spaces/{space_id}/threads/{thread_id}",
     "PATCH /v1/spaces/{space_id}/threads/{thread_id}/messages/{message_id}",
     "DELETE /v1/spaces/{space_id}/threads/{thread_id}/messages/{message_id}",
+    "PATCH /v1/webhooks/{webhook_id}",
+    "DELETE /v1/webhooks/{webhook_id}",
 ]
 # A stream never ends by itself, so it cannot be fuzzed request by request: tests/event/
 # covers it, and its filters are the list's.
 STREAM_OPERATIONS = ["GET /v1/spaces/{space_id}/events/stream"]
+WEBHOOK_OPERATIONS = [
+    "POST /v1/webhooks",
+    "GET /v1/webhooks",
+    "GET /v1/webhooks/{webhook_id}",
+    "PATCH /v1/webhooks/{webhook_id}",
+    "DELETE /v1/webhooks/{webhook_id}",
+    "POST /v1/webhooks/{webhook_id}/rotate-secret",
+    "GET /v1/webhooks/{webhook_id}/deliveries",
+    "POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+]
+# A webhook URL must have a host and no credentials or fragment (api.md §15): rules that a
+# `pattern` cannot spell out for every generator, so schema-valid URLs may still be a 422.
+URL_OPERATIONS = ["POST /v1/webhooks", "PATCH /v1/webhooks/{webhook_id}"]
 ADMIN_OPERATIONS = [
     "POST /v1/spaces",
     "PATCH /v1/spaces/{space_id}",
@@ -60,6 +77,7 @@ ADMIN_OPERATIONS = [
     "GET /v1/api-keys",
     "GET /v1/api-keys/{key_id}",
     "DELETE /v1/api-keys/{key_id}",
+    *WEBHOOK_OPERATIONS,
 ]
 ADMIN_RUN = [*ADMIN_OPERATIONS, "GET /v1/spaces", "GET /v1/spaces/{space_id}"]
 # DELETE on these is a soft delete by contract (api.md §4, §5): a revoked key and an archived
@@ -98,7 +116,7 @@ def _config(
         # Through the document's security scheme, so that schemathesis knows which header is
         # the key when it tests requests without one.
         lines += ["[auth.openapi.ApiKey]", f"api_key = {json.dumps(admin_secret)}"]
-    for name in ("space_ids", "thread_ids", "message_ids", "key_ids"):
+    for name in ("space_ids", "thread_ids", "message_ids", "key_ids", "webhook_ids"):
         lines += [f"[dictionaries.{name}]", f"values = {_toml_list(ids[name])}"]
     lines += [
         "[parameters]",
@@ -107,6 +125,7 @@ def _config(
         '"path.thread_id" = { dictionary = "thread_ids", probability = 0.9 }',
         '"path.message_id" = { dictionary = "message_ids", probability = 0.9 }',
         '"path.key_id" = { dictionary = "key_ids", probability = 0.9 }',
+        '"path.webhook_id" = { dictionary = "webhook_ids", probability = 0.9 }',
         # A key may only be bound to spaces that exist.
         '"body.space_ids[*]" = { dictionary = "space_ids" }',
         # No long-polls: each could wait 30 s (tests/event/test_long_poll.py covers them).
@@ -118,6 +137,10 @@ def _config(
         'include-name = "POST /v1/api-keys"',
         # Only spaces that exist may be named; no schema can say which ones do.
         f"checks.positive_data_acceptance.expected-statuses = {_toml_list([*ACCEPTED, '422'])}",
+        "[[operations]]",
+        f"include-name = {_toml_list(URL_OPERATIONS)}",
+        f"checks.positive_data_acceptance.expected-statuses = "
+        f"{_toml_list([*ACCEPTED, '412', '422'])}",
         "[[operations]]",
         f"include-name = {_toml_list(IF_MATCH_OPERATIONS)}",
         # Any If-Match but the resource's current ETag is a 412, by contract.
@@ -163,7 +186,10 @@ def _arrange(url: str) -> dict[str, Any]:
             threads.append(created["thread"]["id"])
             messages.append(created["message"]["id"])
         keys = admin.get("/v1/api-keys", params={"limit": 200}).json()["data"]
+        # No receiver listens there: its deliveries fail, which fills its deliveries log.
+        webhook = post("/v1/webhooks", {"url": "https://example.invalid/hook"})
     return {
+        "webhook_ids": [webhook["id"]],
         "space_ids": [alice_space],
         "thread_ids": threads,
         "message_ids": messages,

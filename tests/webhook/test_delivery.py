@@ -29,3 +29,18 @@ async def test_a_message_is_delivered_signed(
         assert request.headers["webhook-id"] == event["id"]
         assert request.path == "/hook?token=sekrit"
         assert json.loads(request.body) == event
+
+
+async def test_the_etag_of_a_create_or_rotation_is_the_webhooks_own(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    """The secret in those answers is not part of the webhook: their ETag works in If-Match."""
+    created = await client.post("/v1/webhooks", json={"url": receiver.url})
+    url = f"/v1/webhooks/{created.json()['id']}"
+    assert created.headers["etag"] == (await client.get(url)).headers["etag"]
+    rotated = await client.post(f"{url}/rotate-secret", json={})
+    assert rotated.headers["etag"] == (await client.get(url)).headers["etag"]
+    patched = await client.patch(
+        url, json={"description": "x"}, headers={"If-Match": rotated.headers["etag"]}
+    )
+    assert patched.status_code == 200, patched.text

@@ -7,7 +7,7 @@ from threads_api.api_key.errors import UnknownSpace
 from threads_api.auth.dependencies import AdminPrincipal
 from threads_api.errors import Forbidden, InvalidCursor, PreconditionFailed, error_responses
 from threads_api.idempotency.dependencies import IDEMPOTENCY_ERRORS, IdempotencyDep
-from threads_api.kit.etag import with_etag
+from threads_api.kit.etag import etag_of, with_etag
 from threads_api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from threads_api.pages import CursorsDep, build_page
 from threads_api.routing import ApiRoute
@@ -41,6 +41,7 @@ IfMatch = Annotated[
 )
 async def create_webhook(
     request: Request,
+    response: Response,
     _: AdminPrincipal,
     idempotency: IdempotencyDep,
     body: WebhookCreate,
@@ -51,11 +52,12 @@ async def create_webhook(
     if replay := await idempotency.replay():
         return replay
     created = await webhook_service.create(session, app_state(request).webhook_secrets, body)
-    return await idempotency.created(
+    await idempotency.created(
         created,
         location=f"/v1/webhooks/{created.id}",
         stored=created.model_copy(update={"secret": None}),
     )
+    return _with_webhook_etag(response, created)
 
 
 @router.get("", responses=error_responses(InvalidCursor, Forbidden))
@@ -136,7 +138,7 @@ async def rotate_webhook_secret(
     rotated = await webhook_service.rotate_secret(
         session, app_state(request).webhook_secrets, webhook_id, timedelta(seconds=expire)
     )
-    return with_etag(response, rotated)
+    return _with_webhook_etag(response, rotated)
 
 
 @router.get(
@@ -184,3 +186,10 @@ async def retry_webhook_delivery(
         db, state.webhook_secrets, state.settings, webhook_id, delivery_id
     )
     return with_etag(response, attempt)
+
+
+def _with_webhook_etag(response: Response, answer: WebhookWithSecret) -> WebhookWithSecret:
+    """The ETag of the webhook, as GET shows it: the secret is not part of what `If-Match`
+    compares, so the tag of a create or rotation works for the next PATCH."""
+    response.headers["ETag"] = etag_of(Webhook.model_validate(answer.model_dump()))
+    return answer

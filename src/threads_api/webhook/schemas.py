@@ -87,6 +87,16 @@ class SecretRotation(Schema):
     )
 
 
+    @field_validator("expire_old_in_seconds", mode="before")
+    @classmethod
+    def refuse_booleans(cls, value: object) -> object:
+        # JSON Schema's integer takes 60.0, and so does pydantic; `true` is no number of
+        # seconds, though pydantic would read it as 1.
+        if isinstance(value, bool):
+            raise ValueError("must be a number of seconds, not a boolean")
+        return value
+
+
 class Webhook(ResponseSchema):
     id: str
     object: Literal["webhook"] = "webhook"
