@@ -17,6 +17,8 @@ pytestmark = pytest.mark.slow
 METHODS = {"get", "post", "put", "patch", "delete"}  # HEAD mirrors GET: not an operation
 # Probes for load balancers and orchestrators, not part of the API an application uses.
 NOT_FOR_THE_SDK = {("GET", "/healthz"), ("GET", "/readyz")}
+# SDK methods that make no request.
+LOCAL_METHODS = {"webhooks.verify"}
 
 
 @pytest.fixture(scope="module")
@@ -79,4 +81,4 @@ def test_each_operation_has_its_method_and_each_method_its_operation(
         for name in resources
         for method in _public_methods(getattr(client, name))
     }
-    assert defined == declared
+    assert defined - LOCAL_METHODS == declared

@@ -40,6 +40,7 @@ def test_the_five_minute_tour(server: Server) -> None:
         "409 thread_closed",
         "thread_not_found",
         "1\nunauthorized",
+        "True\nFalse ['message.created']\n[]",
         "6 Follow-up 3",
     ):
         assert expected in out, out

@@ -57,6 +57,8 @@ def _problem(status: int, code: str, **extra: object) -> httpx.Response:
         (404, "space_not_found", NotFoundError),
         (422, "idempotency_key_reused", sdk.IdempotencyKeyReusedError),
         (422, "brand_new_rule", ValidationError),
+        (410, "event_purged", sdk.EventPurgedError),
+        (410, "events_expired", sdk.GoneError),
         (429, "too_many_streams", RateLimitError),
         (503, "server_busy", ServiceUnavailableError),
         (502, "bad_gateway", InternalServerError),

@@ -1,14 +1,18 @@
-"""A typed client of the Threads API: `ThreadsClient` and `AsyncThreadsClient`."""
+"""A typed client of the Threads API: `ThreadsClient` and `AsyncThreadsClient`; and, for a
+webhook receiver, `webhooks.verify`."""
 
+from threads_api_client import webhooks
 from threads_api_client._client import AsyncThreadsClient, ThreadsClient
 from threads_api_client._exceptions import (
     APIConnectionError,
     APIError,
+    ApiKeySecretUnavailableError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    EventPurgedError,
     FieldError,
     GoneError,
     IdempotencyInFlightError,
@@ -28,6 +32,8 @@ from threads_api_client._exceptions import (
     UnknownSpaceError,
     UnsupportedMediaTypeError,
     ValidationError,
+    WebhookSecretUnavailableError,
+    WebhookVerificationError,
 )
 from threads_api_client._models import (
     ApiKey,
@@ -42,6 +48,9 @@ from threads_api_client._models import (
     StreamToken,
     Thread,
     ThreadWithMessage,
+    Webhook,
+    WebhookDelivery,
+    WebhookWithSecret,
 )
 from threads_api_client._pagination import (
     AsyncEventPager,
@@ -63,6 +72,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "ApiKey",
+    "ApiKeySecretUnavailableError",
     "ApiKeyWithSecret",
     "AsyncEventPager",
     "AsyncEventStream",
@@ -73,6 +83,7 @@ __all__ = [
     "ConflictError",
     "Event",
     "EventPage",
+    "EventPurgedError",
     "EventStream",
     "FieldError",
     "GoneError",
@@ -106,5 +117,11 @@ __all__ = [
     "UnknownSpaceError",
     "UnsupportedMediaTypeError",
     "ValidationError",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookSecretUnavailableError",
+    "WebhookVerificationError",
+    "WebhookWithSecret",
     "__version__",
+    "webhooks",
 ]

@@ -158,7 +158,7 @@ class BaseClient:
         self, options: RequestOptions, retries: int, outcome: httpx.Response | Exception
     ) -> float | None:
         """Seconds to wait before sending again, or None to give up with this outcome."""
-        if retries >= self.max_retries:
+        if retries >= self.max_retries or not options.operation.retried:
             return None
         if isinstance(outcome, httpx.Response):
             if not should_retry(outcome):
@@ -189,8 +189,15 @@ class BaseClient:
                 # The attempt whose answer was lost may have been applied: its change is then
                 # what moved the ETag.
                 note = "an earlier attempt, whose answer was lost, may have been applied"
+            elif (
+                lost_answer and outcome.status_code == 404 and options.operation.method == "DELETE"
+            ):
+                # …or, for a removal (webhooks.delete), what made it disappear.
+                note = "an earlier attempt, whose answer was lost, may have removed it"
             return error_from_response(outcome, note=note)
         what = f"{options.operation.method} {options.operation.path}"
+        if not options.operation.retried:
+            what += " (sent once, never again by the SDK: it may or may not have been done)"
         if isinstance(outcome, httpx.TimeoutException):
             return APITimeoutError(f"{what}: no answer within the timeout ({outcome!r})")
         return APIConnectionError(f"{what}: no answer ({type(outcome).__name__}: {outcome})")

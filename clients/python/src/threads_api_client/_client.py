@@ -17,10 +17,12 @@ from threads_api_client.resources import (
     AsyncMessages,
     AsyncSpaces,
     AsyncThreads,
+    AsyncWebhooks,
     Events,
     Messages,
     Spaces,
     Threads,
+    Webhooks,
 )
 
 
@@ -30,7 +32,8 @@ class ThreadsClient(SyncAPIClient):
     `base_url` defaults to $THREADS_API_URL (else http://127.0.0.1:8000), `api_key` to
     $THREADS_API_KEY. `timeout` (seconds, or an httpx.Timeout) bounds each attempt;
     `max_retries` is how many times a request is sent again after a connection error, a
-    timeout, 409 idempotency_in_flight, 429 or 503. Close it, or use it as a context manager.
+    timeout, 409 idempotency_in_flight, 429 or 503 (never for webhooks.rotate_secret and
+    webhooks.retry_delivery, which would do it again). Close it, or use it as a context manager.
     """
 
     spaces: Spaces
@@ -38,6 +41,7 @@ class ThreadsClient(SyncAPIClient):
     messages: Messages
     api_keys: ApiKeys
     events: Events
+    webhooks: Webhooks
 
     def __init__(
         self,
@@ -60,6 +64,7 @@ class ThreadsClient(SyncAPIClient):
         self.messages = Messages(self)
         self.api_keys = ApiKeys(self)
         self.events = Events(self)
+        self.webhooks = Webhooks(self)
 
     def __enter__(self) -> "ThreadsClient":
         return self
@@ -82,6 +87,7 @@ class AsyncThreadsClient(AsyncAPIClient):
     messages: AsyncMessages
     api_keys: AsyncApiKeys
     events: AsyncEvents
+    webhooks: AsyncWebhooks
 
     def __init__(
         self,
@@ -104,6 +110,7 @@ class AsyncThreadsClient(AsyncAPIClient):
         self.messages = AsyncMessages(self)
         self.api_keys = AsyncApiKeys(self)
         self.events = AsyncEvents(self)
+        self.webhooks = AsyncWebhooks(self)
 
     async def __aenter__(self) -> "AsyncThreadsClient":
         return self

@@ -17,6 +17,7 @@ ThreadsClientError                    anything this package raises
     |  |  + IdempotencyInFlightError   idempotency_in_flight
     |  |  + MessageDeletedError        message_deleted
     |  + GoneError                 410
+    |  |  + EventPurgedError           event_purged
     |  + PreconditionFailedError   412
     |  + PayloadTooLargeError      413
     |  + UnsupportedMediaTypeError 415
@@ -26,7 +27,10 @@ ThreadsClientError                    anything this package raises
     |  + RateLimitError            429
     |  + InternalServerError       500 and any other 5xx
     |  + ServiceUnavailableError   503
-    + SecretUnavailableError          an API key was created, but its secret cannot be shown
+    + SecretUnavailableError          created, but its secret (shown once) was lost on the way
+       + ApiKeySecretUnavailableError    by api_keys.create: revoke the key, create another
+       + WebhookSecretUnavailableError   by webhooks.create: rotate its secret
+ + WebhookVerificationError           webhooks.verify: not a delivery, as signed, of this webhook
 """
 
 from typing import Any, ClassVar
@@ -34,7 +38,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from threads_api_client._models import ApiKey
+from threads_api_client._models import ApiKey, APIObject, Webhook
 
 _MAX_FOREIGN_DETAIL = 200
 
@@ -133,6 +137,10 @@ class GoneError(APIStatusError):
     status_class = 410
 
 
+class EventPurgedError(GoneError):
+    """webhooks.retry_delivery: the delivery's event is past the retention and was purged."""
+
+
 class PreconditionFailedError(APIStatusError):
     status_class = 412
 
@@ -170,9 +178,28 @@ class ServiceUnavailableError(APIStatusError):
 
 
 class SecretUnavailableError(APIError):
-    """`api_keys.create` answered from its idempotency record (a retry after a lost response,
-    or a repeated call with the same idempotency key): the key exists, but its secret is shown
-    only once and is never stored, so it cannot be given to you. `.api_key` is the key."""
+    """A create whose answer holds a secret shown once (`api_keys.create`,
+    `webhooks.create`) was answered from its idempotency record (a retry after a lost
+    response, or a repeated call with the same idempotency key): the object exists, but its
+    secret is never stored, so it cannot be given to you. `.created` is the object; the
+    message says how to recover."""
+
+    def __init__(
+        self,
+        created: APIObject,
+        detail: str,
+        *,
+        request_id: str | None,
+        response: httpx.Response,
+    ) -> None:
+        self.created = created
+        super().__init__(
+            detail, status=response.status_code, request_id=request_id, response=response
+        )
+
+
+class ApiKeySecretUnavailableError(SecretUnavailableError):
+    """From `api_keys.create`: `.api_key` is the key made; revoke it and create another."""
 
     def __init__(
         self, api_key: ApiKey, *, request_id: str | None, response: httpx.Response
@@ -180,19 +207,48 @@ class SecretUnavailableError(APIError):
         self.api_key = api_key
         self.key_id: str = api_key.id
         super().__init__(
+            api_key,
             f"The API key {api_key.id} ({api_key.name!r}) was created, but its secret is lost: "
             "this answer is a replay of the creation, and the secret is shown only once. "
             f"Revoke it (client.api_keys.revoke({api_key.id!r})) and create a new key.",
-            status=response.status_code,
             request_id=request_id,
             response=response,
         )
+
+
+class WebhookSecretUnavailableError(SecretUnavailableError):
+    """From `webhooks.create`: `.webhook` is the webhook made, whose signing secret is lost;
+    rotate it for a new one (it is already sending events, signed with the lost one)."""
+
+    def __init__(
+        self, webhook: Webhook, *, request_id: str | None, response: httpx.Response
+    ) -> None:
+        self.webhook = webhook
+        self.webhook_id: str = webhook.id
+        # Without the query string, which may hold a token, in case this message is logged.
+        url = webhook.url.split("?", 1)[0]
+        super().__init__(
+            webhook,
+            f"The webhook {webhook.id} (to {url}) was created, but its signing secret is "
+            "lost: this answer is a replay of the creation, and the secret is shown only "
+            "once. Rotate it for a new one, retiring the lost one at once: "
+            f"client.webhooks.rotate_secret({webhook.id!r}, expire_old_in_seconds=0).",
+            request_id=request_id,
+            response=response,
+        )
+
+
+class WebhookVerificationError(ThreadsClientError):
+    """`webhooks.verify`: the request is not a delivery of this webhook, as sent (no or no
+    matching signature, a changed body, a timestamp too far from now). Answer it 400 and
+    do not act on it."""
 
 
 _BY_CODE: dict[str, type[APIStatusError]] = {
     "thread_closed": ThreadClosedError,
     "idempotency_in_flight": IdempotencyInFlightError,
     "message_deleted": MessageDeletedError,
+    "event_purged": EventPurgedError,
     "idempotency_key_reused": IdempotencyKeyReusedError,
     "unknown_space": UnknownSpaceError,
 }

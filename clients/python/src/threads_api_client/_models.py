@@ -185,3 +185,47 @@ class StreamToken(APIObject):
 
     token: str
     expires_at: datetime
+
+
+class Webhook(APIObject):
+    """Where a space's events are sent (admin keys only). Never holds its secret."""
+
+    id: str
+    object: str = "webhook"
+    url: str
+    # None: every space / every event type.
+    space_ids: list[str] | None = None
+    types: list[str] | None = None
+    description: str | None = None
+    enabled: bool
+    # Why the service disabled it (the endpoint answered 410, or failed for 3 days); None
+    # when it is enabled, or was disabled through the API.
+    disabled_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookWithSecret(Webhook):
+    """A webhook as created or after `rotate_secret`: `secret` (`whsec_…`) signs its
+    deliveries and is shown in this answer only."""
+
+    secret: str
+
+
+class WebhookDelivery(APIObject):
+    """One attempt at sending an event to a webhook."""
+
+    id: str
+    object: str = "webhook_delivery"
+    webhook_id: str
+    event_id: str
+    # 1 for the first attempt at this event, then 2, 3, …
+    attempt: int
+    # The receiver's status; None when no answer came.
+    status_code: int | None = None
+    duration_ms: int
+    # Why the attempt failed; None on success.
+    error: str | None = None
+    # When the next attempt is due; None when none will follow.
+    next_retry_at: datetime | None = None
+    created_at: datetime

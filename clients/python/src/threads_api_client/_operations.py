@@ -20,6 +20,9 @@ class Operation:
     sdk_method: str
     # A create: sends an Idempotency-Key (generated unless given) and reuses it on retries.
     creates: bool = False
+    # False for an operation that is not idempotent and takes no Idempotency-Key (a new
+    # secret, a delivery sent now): sending it again would do it again, so it is sent once.
+    retried: bool = True
 
     def url(self, params: dict[str, str]) -> str:
         """The path with its parameters filled in, each percent-encoded whole, so that an id
@@ -38,8 +41,10 @@ class Operation:
 OPERATIONS: list[Operation] = []
 
 
-def _op(method: str, path: str, sdk_method: str, *, creates: bool = False) -> Operation:
-    operation = Operation(method, path, sdk_method, creates)
+def _op(
+    method: str, path: str, sdk_method: str, *, creates: bool = False, retried: bool = True
+) -> Operation:
+    operation = Operation(method, path, sdk_method, creates, retried)
     OPERATIONS.append(operation)
     return operation
 
@@ -76,3 +81,21 @@ REVOKE_API_KEY = _op("DELETE", "/v1/api-keys/{key_id}", "api_keys.revoke")
 LIST_EVENTS = _op("GET", _SPACE + "/events", "events.list")
 STREAM_EVENTS = _op("GET", _SPACE + "/events/stream", "events.stream")
 CREATE_STREAM_TOKEN = _op("POST", _SPACE + "/events/stream-tokens", "events.create_stream_token")
+
+_WEBHOOK = "/v1/webhooks/{webhook_id}"
+
+CREATE_WEBHOOK = _op("POST", "/v1/webhooks", "webhooks.create", creates=True)
+LIST_WEBHOOKS = _op("GET", "/v1/webhooks", "webhooks.list")
+RETRIEVE_WEBHOOK = _op("GET", _WEBHOOK, "webhooks.retrieve")
+UPDATE_WEBHOOK = _op("PATCH", _WEBHOOK, "webhooks.update")
+DELETE_WEBHOOK = _op("DELETE", _WEBHOOK, "webhooks.delete")
+ROTATE_WEBHOOK_SECRET = _op(
+    "POST", _WEBHOOK + "/rotate-secret", "webhooks.rotate_secret", retried=False
+)
+LIST_WEBHOOK_DELIVERIES = _op("GET", _WEBHOOK + "/deliveries", "webhooks.list_deliveries")
+RETRY_WEBHOOK_DELIVERY = _op(
+    "POST",
+    _WEBHOOK + "/deliveries/{delivery_id}/retry",
+    "webhooks.retry_delivery",
+    retried=False,
+)

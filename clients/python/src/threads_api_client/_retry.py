@@ -3,7 +3,9 @@
 A request is sent again after a connection error or a timeout (the server may or may not
 have done it: creates carry an Idempotency-Key, so doing it twice is impossible), and after
 an answer that says "not now": 409 idempotency_in_flight, 429 and 503. Never after any other
-error answer: it would only fail again, or (409 thread_closed) be refused again.
+error answer: it would only fail again, or (409 thread_closed) be refused again. Operations
+that are not idempotent and take no Idempotency-Key (webhooks.rotate_secret,
+webhooks.retry_delivery) are never sent again: see `Operation.retried`.
 """
 
 import random

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import httpx
 
 from threads_api_client._base_client import RequestOptions, request_options
-from threads_api_client._exceptions import SecretUnavailableError
+from threads_api_client._exceptions import ApiKeySecretUnavailableError
 from threads_api_client._models import ApiKey, ApiKeyWithSecret, ResponseInfo, with_response
 from threads_api_client._operations import (
     CREATE_API_KEY,
@@ -29,13 +29,13 @@ def _create(
 
 
 def _created(response: httpx.Response, info: ResponseInfo) -> ApiKeyWithSecret:
-    """The new key with its secret; SecretUnavailableError when the answer is a replay, which
-    never holds the secret (it is shown once and never stored)."""
+    """The new key with its secret; ApiKeySecretUnavailableError when the answer is a replay,
+    which never holds the secret (it is shown once and never stored)."""
     payload = response.json()
     if isinstance(payload, dict) and payload.get("secret") is None:
         key = ApiKey.model_validate(payload)
         with_response(key, info)
-        raise SecretUnavailableError(key, request_id=info.request_id, response=response)
+        raise ApiKeySecretUnavailableError(key, request_id=info.request_id, response=response)
     created = ApiKeyWithSecret.model_validate(payload)
     with_response(created, info)
     return created
@@ -56,7 +56,8 @@ class ApiKeys(SyncAPIResource):
     ) -> ApiKeyWithSecret:
         """Create a key; its `secret` is in this answer only. `space_ids` is required unless
         `"admin"` is among the scopes (and must then be empty). If the answer is lost and the
-        retry gets the stored reply, SecretUnavailableError tells which key to revoke."""
+        retry gets the stored reply, ApiKeySecretUnavailableError (a SecretUnavailableError)
+        tells which key to revoke."""
         response, info = self._client._send(_create(name, scopes, space_ids, idempotency_key))
         return _created(response, info)
 
