@@ -35,11 +35,14 @@ from threads_api.api_key.service import api_key as api_key_service
 from threads_api.app import create_app
 from threads_api.config import Settings
 from threads_api.migrate import migrate
+from threads_api.models import Base
 from threads_api.state import app_state
 
-TABLES = (
-    "idempotency_records, messages, threads, api_key_spaces, api_keys, spaces, events, webhooks"
-)
+# Emptied before each PostgreSQL test, children first. DELETE rather than TRUNCATE: on tables
+# this small it is several times faster (TRUNCATE makes and fsyncs new files), ~500 times a run.
+# Kept: the shared secrets (app_secrets) and the revocation counter, which the app expects.
+KEPT_TABLES = {"app_secrets", "revocation_counter"}
+EMPTIED = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in KEPT_TABLES]
 
 
 @pytest.fixture(scope="session")
@@ -74,12 +77,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     async def empty() -> None:
         connection = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
         try:
-            await connection.execute(f"TRUNCATE {TABLES} CASCADE")
+            async with connection.transaction():
+                for table in EMPTIED:
+                    await connection.execute(f"DELETE FROM {table}")
         finally:
             await connection.close()
 
     asyncio.run(empty())
     return url
+
+
+@pytest.fixture
+def sqlite_database_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated, empty SQLite database, for real-server tests of what does not depend on the
+    database (connection limits, header and body sizes): both kinds would prove no more."""
+    path = tmp_path / "threads.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 _FIELDS = ("request_id", "method", "path", "status", "duration_ms", "api_key_id")
+# Objects some lines carry, under their own name: a webhook attempt (webhook/service.py).
+_OBJECTS = ("webhook_attempt",)
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,7 +25,7 @@ class JsonFormatter(logging.Formatter):
         request_id = current_request_id.get()
         if request_id is not None:
             entry["request_id"] = request_id
-        for field in _FIELDS:
+        for field in (*_FIELDS, *_OBJECTS):
             if hasattr(record, field):
                 entry[field] = getattr(record, field)
         if record.exc_info:

@@ -1,12 +1,15 @@
 """Deliveries: signed per Standard Webhooks, verified with its reference library."""
 
 import json
+import logging
 
 import httpx
+import pytest
 import standardwebhooks
 
 from tests.helpers import Api
 from tests.webhook.receiver import Receiver
+from threads_api.logs import JsonFormatter
 
 
 async def test_a_message_is_delivered_signed(
@@ -44,3 +47,31 @@ async def test_the_etag_of_a_create_or_rotation_is_the_webhooks_own(
         url, json={"description": "x"}, headers={"If-Match": rotated.headers["etag"]}
     )
     assert patched.status_code == 200, patched.text
+
+
+async def test_each_attempt_logs_one_line_without_the_query_string_or_secret(
+    client: httpx.AsyncClient, api: Api, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="threads_api.webhook")
+    created = await client.post(
+        "/v1/webhooks", json={"url": receiver.url, "types": ["thread.created"]}
+    )
+    space = await api.space()
+    await api.thread(space["id"])
+    [request] = await receiver.wait_for(1)
+    attempts = [r for r in caplog.records if hasattr(r, "webhook_attempt")]
+    assert len(attempts) == 1
+    line = json.loads(JsonFormatter().format(attempts[0]))
+    assert line["message"] == "webhook delivery succeeded"
+    assert line["webhook_attempt"] | {"duration_ms": 0} == {
+        "webhook_id": created.json()["id"],
+        "url": receiver.url.split("?")[0],
+        "event_id": request.headers["webhook-id"],
+        "attempt": 1,
+        "status_code": 200,
+        "duration_ms": 0,
+        "error": None,
+    }
+    everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert "sekrit" not in everything
+    assert created.json()["secret"] not in everything

@@ -1,4 +1,4 @@
-"""`threads-api`: serve, migrate, and manage keys, spaces and messages from the shell.
+"""`threads-api`: serve, migrate, and manage keys, spaces, webhooks and messages from the shell.
 
 No command ever shows a traceback: every failure is one line on stderr (`Error: ...`) and a
 non-zero exit (errors.py). The commands are commands.py.

@@ -5,16 +5,18 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, get_args
 
 import click
 
 from threads_api import __version__
 from threads_api.api_key.schemas import ApiKey, ApiKeyCreate
 from threads_api.api_key.service import api_key as api_key_service
+from threads_api.app_secrets import load_webhook_secrets_box
 from threads_api.auth.principal import SCOPES, Principal
 from threads_api.cli.errors import Cli, run, settings_from, validated, where, with_database
 from threads_api.db import Database, UnsafeDurability
+from threads_api.event.schemas import EventType
 from threads_api.kit.ids import Prefix, is_valid_id
 from threads_api.logs import configure_logging
 from threads_api.message.erasure import checkpoint_after_erasure, vacuum
@@ -22,6 +24,8 @@ from threads_api.message.service import message as message_service
 from threads_api.migrate import migrate
 from threads_api.space.schemas import Space, SpaceCreate
 from threads_api.space.service import space as space_service
+from threads_api.webhook.schemas import Webhook, WebhookCreate
+from threads_api.webhook.service import webhook as webhook_service
 
 _PAGE_SIZE = 200
 # The operator at the shell sees every space, as an admin key does.
@@ -36,7 +40,7 @@ database_url_option = click.option(
 
 
 async def _every_page(
-    page: Callable[[str | None], Awaitable[tuple[Sequence[ApiKey | Space], bool]]],
+    page: Callable[[str | None], Awaitable[tuple[Sequence[ApiKey | Space | Webhook], bool]]],
 ) -> list[dict[str, Any]]:
     """Every item of a keyset-paginated list, rendered as the API renders it."""
     found: list[dict[str, Any]] = []
@@ -222,6 +226,92 @@ def spaces_list(database_url: str | None) -> None:
             )
 
     _print_json(with_database(settings_from(database_url), list_all))
+
+
+@main.group()
+def webhooks() -> None:
+    """Manage webhooks: the URLs that are sent events, signed."""
+
+
+@webhooks.command(name="create")
+@click.option(
+    "--url",
+    required=True,
+    help="Where events are sent: http:// or https://, without credentials or a fragment.",
+)
+@click.option(
+    "--space",
+    "space_ids",
+    multiple=True,
+    metavar="SPACE_ID",
+    help="A space whose events are sent (repeatable); none: every space.",
+)
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    type=click.Choice(get_args(EventType)),
+    help="An event type that is sent (repeatable); none: every type.",
+)
+@click.option("--description", help="A note for people (at most 500 characters).")
+@database_url_option
+def webhooks_create(
+    url: str,
+    space_ids: tuple[str, ...],
+    types: tuple[str, ...],
+    description: str | None,
+    database_url: str | None,
+) -> None:
+    """Create a webhook; print it as JSON with its signing secret, shown only this once.
+
+    Run it with the server's THREADS_API_SECRET_KEY, if it has one: the secret is stored
+    sealed with that key."""
+    body = validated(
+        WebhookCreate,
+        url=url,
+        space_ids=list(space_ids) or None,
+        types=list(types) or None,
+        description=description,
+    )
+    settings = settings_from(database_url)
+
+    async def create(db: Database) -> dict[str, Any]:
+        box = await load_webhook_secrets_box(db, settings)
+        async with db.writer() as session, session.begin():
+            return (await webhook_service.create(session, box, body)).model_dump(mode="json")
+
+    _print_json(with_database(settings, create))
+
+
+@webhooks.command(name="list")
+@database_url_option
+def webhooks_list(database_url: str | None) -> None:
+    """List every webhook as JSON, oldest first (never their secrets)."""
+
+    async def list_all(db: Database) -> list[dict[str, Any]]:
+        async with db.reader() as session, session.begin():
+            return await _every_page(
+                lambda after: webhook_service.page(session, after_id=after, limit=_PAGE_SIZE)
+            )
+
+    _print_json(with_database(settings_from(database_url), list_all))
+
+
+@webhooks.command(name="delete")
+@click.argument("webhook_id")
+@database_url_option
+def webhooks_delete(webhook_id: str, database_url: str | None) -> None:
+    """Delete the webhook WEBHOOK_ID (whk_..., as `webhooks list` shows it), with its
+    deliveries log and what was still to be sent to it; print it as JSON, as it was."""
+    if not is_valid_id("whk", webhook_id):
+        raise click.ClickException("WEBHOOK_ID: not a webhook id (whk_ and 26 letters or digits)")
+
+    async def delete(db: Database) -> dict[str, Any]:
+        async with db.writer() as session, session.begin():
+            removed = await webhook_service.delete(session, webhook_id, if_match=None)
+            return removed.model_dump(mode="json")
+
+    _print_json(with_database(settings_from(database_url), delete))
 
 
 @main.group()

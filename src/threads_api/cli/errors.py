@@ -23,7 +23,14 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 # The option that gives each field of a request body: errors name what the operator typed.
-OPTIONS = {"name": "--name", "scopes": "--scope", "space_ids": "--space"}
+OPTIONS = {
+    "name": "--name",
+    "scopes": "--scope",
+    "space_ids": "--space",
+    "url": "--url",
+    "types": "--type",
+    "description": "--description",
+}
 MAX_REPORTED_ERRORS = 5
 
 

@@ -82,6 +82,7 @@ class Dispatcher:
         self._sending: set[asyncio.Task[None]] = set()
         self._finished: list[Attempt] = []
         self._recorder: asyncio.Task[None] | None = None
+        self._stopping = False
         self._purged_at = datetime.min.replace(tzinfo=utcnow().tzinfo)
 
     @property
@@ -95,8 +96,11 @@ class Dispatcher:
     async def run(self) -> None:
         failing = False
         while True:
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
+            # the event is set (a finished attempt wakes us), and shutdown would wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wanted.wait(), ROUND_SECONDS)
+                async with asyncio.timeout(ROUND_SECONDS):
+                    await self._wanted.wait()
             self._wanted.clear()
             try:
                 await self.round()
@@ -116,7 +120,9 @@ class Dispatcher:
             self._purged_at = self.clock()
 
     async def stop(self) -> None:
-        """Attempts in flight are abandoned: their leases run out and they are sent again."""
+        """Attempts in flight are abandoned: their leases run out and they are sent again.
+        No new ones start, even if a round runs before the loop itself is cancelled."""
+        self._stopping = True
         for task in [*self._sending, *([self._recorder] if self._recorder else [])]:
             task.cancel()
         for task in [*self._sending, *([self._recorder] if self._recorder else [])]:
@@ -176,7 +182,7 @@ class Dispatcher:
 
     async def _send_due(self) -> None:
         free = self._settings.webhook_concurrency - len(self._sending)
-        if free <= 0:
+        if free <= 0 or self._stopping:
             return
         per_endpoint = self._settings.webhook_concurrency_per_endpoint
         now = self.clock()

@@ -86,7 +86,6 @@ class SecretRotation(Schema):
         description="How long the old secret keeps signing next to the new one; 0: at once.",
     )
 
-
     @field_validator("expire_old_in_seconds", mode="before")
     @classmethod
     def refuse_booleans(cls, value: object) -> object:

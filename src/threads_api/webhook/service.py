@@ -84,10 +84,10 @@ def log_attempt(
 ) -> None:
     """One JSON line per attempt; the URL without its query string, which can hold a token."""
     logger.info(
-        "webhook delivery %s: %s",
+        "webhook delivery %s",
         "succeeded" if outcome.succeeded else "failed",
-        json.dumps(
-            {
+        extra={
+            "webhook_attempt": {
                 "webhook_id": webhook_id,
                 "url": without_query(url),
                 "event_id": event_id,
@@ -96,7 +96,7 @@ def log_attempt(
                 "duration_ms": outcome.duration_ms,
                 "error": outcome.error,
             }
-        ),
+        },
     )
 
 
@@ -181,10 +181,13 @@ class WebhookService:
             entries = json.loads(box.open(row.secrets))
         except ValueError:
             entries = []  # sealed under another THREADS_API_SECRET_KEY: start afresh
+        # Earlier rotations' secrets expire by the new deadline too: after a leak, 0 stops
+        # every old secret at once, not only the latest.
+        deadline = now + expire_old_in
         old = [
-            (entry["secret"], datetime.fromisoformat(entry["expires_at"]))
+            (entry["secret"], min(datetime.fromisoformat(entry["expires_at"]), deadline))
             for entry in entries[1:]
-            if datetime.fromisoformat(entry["expires_at"]) > now
+            if min(datetime.fromisoformat(entry["expires_at"]), deadline) > now
         ]
         if entries and expire_old_in > timedelta(0):
             old.insert(0, (entries[0]["secret"], now + expire_old_in))
