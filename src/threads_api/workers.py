@@ -47,7 +47,7 @@ class Workers:
         self.broker = Broker(database, settings)
         self.streams = StreamRegistry(database, self.broker, settings)
         self.webhooks = Dispatcher(database, settings, webhook_secrets)
-        self.broker.on_append(self.webhooks.wake)
+        self.broker.on_append(self.webhooks.appended)
 
     def start(self) -> None:
         loops = {

@@ -14,9 +14,11 @@ Each round it
 
 A process that dies mid-attempt leaves its lease to run out; then any process sends the job
 again, with the same `webhook-id`. Leases outlast an attempt's timeout, so two processes
-never send one attempt at once. Rounds run when this process appends events (the broker's
-commit hook), when an attempt ends, and at least every second: other processes' events are
-fanned out by them, or by the next round here.
+never send one attempt at once. Rounds run shortly after this process appends events (the
+broker's commit hook; a burst is gathered into one round), when an attempt ends, and at
+least every second: other processes' events are fanned out by them, or by the next round
+here. While no webhook is enabled a round only reads that much, leaving the write lock to
+requests.
 """
 
 import asyncio
@@ -47,7 +49,11 @@ BACKOFF = tuple(
 )
 JITTER = 0.2
 FAILING_LIMIT = timedelta(days=3)
-ROUND_SECONDS = 1.0
+ROUND_SECONDS = 1.0  # at least this often: other processes' events, retries coming due
+# Appends wake a round this much later, so that a burst of writes is fanned out together.
+APPEND_GATHER_SECONDS = 0.05
+# With no webhook enabled, rounds only read that; cursors skip what was written this often.
+IDLE_SKIP_EVERY = timedelta(seconds=60)
 FAN_OUT_BATCH = 500
 DELIVERIES_KEPT = timedelta(days=7)
 _PURGE_EVERY = timedelta(minutes=10)
@@ -83,7 +89,8 @@ class Dispatcher:
         self._finished: list[Attempt] = []
         self._recorder: asyncio.Task[None] | None = None
         self._stopping = False
-        self._purged_at = datetime.min.replace(tzinfo=utcnow().tzinfo)
+        self._purged_at = self._skipped_at = datetime.min.replace(tzinfo=utcnow().tzinfo)
+        self._gathering: asyncio.TimerHandle | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -91,6 +98,20 @@ class Dispatcher:
         return timedelta(seconds=self._settings.webhook_timeout_seconds + 5)
 
     def wake(self) -> None:
+        self._wanted.set()
+
+    def appended(self) -> None:
+        """This process appended events (the broker's commit hook): a round soon."""
+        if self._gathering is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a connection handed back outside the loop (at exit): the poll catches up
+        self._gathering = loop.call_later(APPEND_GATHER_SECONDS, self._gathered)
+
+    def _gathered(self) -> None:
+        self._gathering = None
         self._wanted.set()
 
     async def run(self) -> None:
@@ -112,8 +133,14 @@ class Dispatcher:
                 failing = False
 
     async def round(self) -> None:
-        await self._fan_out()
-        await self._send_due()
+        async with self._db.reader() as session, session.begin():
+            active = await repository.any_enabled(session)
+        if active:
+            await self._fan_out()
+            await self._send_due()
+        elif self.clock() - self._skipped_at > IDLE_SKIP_EVERY:
+            await self._skip_unwatched()
+            self._skipped_at = self.clock()
         if self.clock() - self._purged_at > _PURGE_EVERY:
             async with self._db.writer() as session, session.begin():
                 await repository.purge_deliveries(session, self.clock() - DELIVERIES_KEPT)
@@ -131,17 +158,22 @@ class Dispatcher:
 
     # --- 1. events into jobs ------------------------------------------------------------
 
-    async def _fan_out(self) -> None:
+    async def _skip_unwatched(self) -> None:
+        """No webhook is enabled: move the cursors past what was written, unread, so that
+        the next webhook does not wade through it (it would take none of it: `_wants`).
+        Read in this order (positions, then webhooks), a webhook made meanwhile misses
+        only events that committed before it did."""
         async with self._db.writer() as session, session.begin():
             await repository.add_missing_cursors(session)
             behind = await repository.spaces_behind(session)
             if behind and not await repository.enabled_webhooks(session):
-                # Nobody listens: skip the events without reading them. Read in this order
-                # (positions, then webhooks), a webhook made meanwhile only misses events
-                # that committed before it did.
                 for space_id, last_position in behind:
                     await repository.fast_forward(session, space_id, last_position)
-                return
+
+    async def _fan_out(self) -> None:
+        async with self._db.writer() as session, session.begin():
+            await repository.add_missing_cursors(session)
+            behind = await repository.spaces_behind(session)
         for space_id, _ in behind:
             while await self._fan_out_space(space_id) == FAN_OUT_BATCH:
                 pass

@@ -126,6 +126,11 @@ async def events_after(
     return (await session.execute(query)).all()
 
 
+async def any_enabled(session: AsyncSession) -> bool:
+    query = select(webhooks.c.id).where(webhooks.c.enabled).limit(1)
+    return await session.scalar(query) is not None
+
+
 async def enabled_webhooks(session: AsyncSession) -> Sequence[Any]:
     query = select(webhooks.c.id, webhooks.c.space_ids, webhooks.c.types, webhooks.c.enabled_at)
     return (await session.execute(query.where(webhooks.c.enabled))).all()
