@@ -42,7 +42,10 @@ from threads_api.workers import Workers
 logger = logging.getLogger("threads_api")
 
 _MAX_REPORTED_ERRORS = 20
+# A location may hold input (a metadata key); a message names what is allowed, which for
+# a choice of values (event types) can run longer.
 _MAX_REPORTED_CHARS = 100
+_MAX_MESSAGE_CHARS = 300
 
 
 def problem(request: Request, error: ThreadsError) -> Response:
@@ -54,11 +57,11 @@ def problem(request: Request, error: ThreadsError) -> Response:
     )
 
 
-def _safe(value: object) -> str | int:
+def _safe(value: object, limit: int = _MAX_REPORTED_CHARS) -> str | int:
     """A piece of a validation error fit to send back: short, and encodable as UTF-8."""
     if isinstance(value, int):
         return value
-    text = str(value)[:_MAX_REPORTED_CHARS]
+    text = str(value)[:limit]
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
@@ -71,7 +74,10 @@ async def handle_validation_error(request: Request, error: Exception) -> Respons
     assert isinstance(error, RequestValidationError)
     # Never echo the input: it may be huge, or hold a lone surrogate that cannot be encoded.
     errors = [
-        {"loc": [_safe(part) for part in e["loc"]], "message": _safe(error_message(e))}
+        {
+            "loc": [_safe(part) for part in e["loc"]],
+            "message": _safe(error_message(e), _MAX_MESSAGE_CHARS),
+        }
         for e in error.errors()[:_MAX_REPORTED_ERRORS]
     ]
     return problem(request, Unprocessable("The request breaks a rule; see errors.", errors=errors))

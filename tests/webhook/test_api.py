@@ -65,7 +65,8 @@ class TestCreate:
         assert "idempotent-replayed" not in first.headers
         assert again.headers["idempotent-replayed"] == "true"
         assert again.headers["location"] == first.headers["location"]
-        assert again.headers["etag"]
+        # The webhook's own tag, as GET shows it, whatever the secret field says.
+        assert again.headers["etag"] == first.headers["etag"]
         assert first.json()["secret"].startswith("whsec_")
         assert again.json() == {**first.json(), "secret": None}
         assert await listed_ids(client) == [first.json()["id"]]
@@ -259,3 +260,9 @@ class TestList:
         for cursor in (webhooks["next_cursor"][:-2] + "xx", spaces["next_cursor"], "nope"):
             response = await client.get("/v1/webhooks", params={"cursor": cursor})
             problem(response, 400, "invalid_cursor")
+
+
+async def test_an_unknown_type_is_told_every_type_there_is(client: httpx.AsyncClient) -> None:
+    refused = await client.post("/v1/webhooks", json={"url": URL, "types": ["message.exploded"]})
+    [error] = problem(refused, 422)["errors"]
+    assert "'message.deleted'" in error["message"]  # the last one, whole

@@ -50,6 +50,8 @@ async def create_webhook(
     """Send events to a URL (admin). The response is the only place its signing `secret`
     appears. Accepts `Idempotency-Key`; a replay shows `secret: null`."""
     if replay := await idempotency.replay():
+        # Its stored body shows `secret: null`; the tag is still the webhook's own.
+        replay.headers["ETag"] = etag_of(Webhook.model_validate_json(bytes(replay.body)))
         return replay
     created = await webhook_service.create(session, app_state(request).webhook_secrets, body)
     await idempotency.created(
