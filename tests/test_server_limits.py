@@ -1,6 +1,9 @@
 """Connections of the real server (contract §16, §9): the header deadline, 431 past 16 KiB of
 headers, 503 server_busy past the connection limit, a problem for bytes that are not HTTP,
-and a clear line when the port is taken."""
+and a clear line when the port is taken.
+
+All of it is decided in the connection, before a request reaches the database: the servers
+run on SQLite only (`sqlite_database_url`)."""
 
 import contextlib
 import json
@@ -114,10 +117,10 @@ HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
 
 class TestHeaderDeadline:
     def test_slow_headers_are_cut_off_while_healthz_answers(
-        self, database_url: str, server_factory: Callable[..., Server]
+        self, sqlite_database_url: str, server_factory: Callable[..., Server]
     ) -> None:
         """Slowloris: a few hundred sockets that never finish their headers."""
-        server = server_factory(database_url, env=QUICK)
+        server = server_factory(sqlite_database_url, env=QUICK)
         slow = []
         for n in range(300):
             sock = connect(server)
@@ -138,9 +141,9 @@ class TestHeaderDeadline:
         assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
 
     def test_a_later_request_on_a_keep_alive_connection_has_its_own_deadline(
-        self, database_url: str, server_factory: Callable[..., Server]
+        self, sqlite_database_url: str, server_factory: Callable[..., Server]
     ) -> None:
-        server = server_factory(database_url, env=QUICK)
+        server = server_factory(sqlite_database_url, env=QUICK)
         with connect(server) as sock:
             # Requests spread over more than the deadline on one connection are all served:
             # the clock starts again after each response.
@@ -156,9 +159,9 @@ class TestHeaderDeadline:
 
 class TestHeaderSize:
     def test_headers_over_16_kib_are_refused_with_431(
-        self, database_url: str, server_factory: Callable[..., Server]
+        self, sqlite_database_url: str, server_factory: Callable[..., Server]
     ) -> None:
-        server = server_factory(database_url, env=QUICK)
+        server = server_factory(sqlite_database_url, env=QUICK)
         with connect(server) as sock:
             # 15 KiB of headers are fine.
             sock.sendall(
@@ -176,9 +179,9 @@ class TestHeaderSize:
             assert_problem(read_until_closed(sock), 431, "request_header_fields_too_large")
 
     def test_a_50_mb_header_is_cut_off_not_read(
-        self, database_url: str, server_factory: Callable[..., Server]
+        self, sqlite_database_url: str, server_factory: Callable[..., Server]
     ) -> None:
-        server = server_factory(database_url, env=QUICK)
+        server = server_factory(sqlite_database_url, env=QUICK)
         total = 50 * 1024 * 1024
         sent = 0
         with connect(server) as sock:
@@ -203,9 +206,9 @@ class TestHeaderSize:
 
 class TestConnectionLimit:
     def test_past_the_limit_the_answer_is_503_server_busy(
-        self, database_url: str, server_factory: Callable[..., Server]
+        self, sqlite_database_url: str, server_factory: Callable[..., Server]
     ) -> None:
-        server = server_factory(database_url, env={"THREADS_API_MAX_CONNECTIONS": "3"})
+        server = server_factory(sqlite_database_url, env={"THREADS_API_MAX_CONNECTIONS": "3"})
         held = [connect(server) for _ in range(3)]
         try:
             with connect(server) as sock:
@@ -233,9 +236,9 @@ class TestConnectionLimit:
 
 
 def test_bytes_that_are_not_http_get_a_400_problem(
-    database_url: str, server_factory: Callable[..., Server]
+    sqlite_database_url: str, server_factory: Callable[..., Server]
 ) -> None:
-    server = server_factory(database_url)
+    server = server_factory(sqlite_database_url)
     with connect(server) as sock:
         sock.sendall(b"HELLO THERE\r\n\r\n")
         assert_problem(read_until_closed(sock), 400, "bad_request")

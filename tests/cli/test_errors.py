@@ -3,7 +3,9 @@ non-zero exit: a missing or outdated database, an unreachable server, a bad URL,
 
 import asyncio
 import json
+import shutil
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -177,17 +179,20 @@ def test_an_invalid_url_is_named_without_repeating_it(
     assert from_env == f"invalid settings: THREADS_API_DATABASE_URL: {problem}"
 
 
-@pytest.mark.slow  # a subprocess, as the operator runs it
+@pytest.mark.slow  # subprocesses, as the operator runs them
 def test_serve_with_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
     url = f"postgresql://postgres:s3cret-pw@127.0.0.1:{free_port()}/threads"
-    message = one_line_error(shell(tmp_path, "serve", "--port", "0", "--database-url", url))
+    # Independent commands: side by side, as each spends most of its time starting up.
+    with ThreadPoolExecutor(2) as pool:
+        unreachable = pool.submit(shell, tmp_path, "serve", "--port", "0", "--database-url", url)
+        mysql = {"THREADS_API_DATABASE_URL": "mysql://x"}
+        invalid_url = pool.submit(shell, tmp_path, "serve", "--port", "0", env=mysql)
+    message = one_line_error(unreachable.result())
     assert message.startswith(
         "cannot use the PostgreSQL database postgresql+asyncpg://postgres:***@"
     )
     assert "s3cret" not in message
-    invalid = one_line_error(
-        shell(tmp_path, "serve", "--port", "0", env={"THREADS_API_DATABASE_URL": "mysql://x"})
-    )
+    invalid = one_line_error(invalid_url.result())
     assert (
         invalid
         == "invalid settings: THREADS_API_DATABASE_URL: must be a postgresql:// or sqlite:// URL"
@@ -244,9 +249,21 @@ def test_bad_input_names_the_option_and_changes_nothing(invoke: Invoke, database
 
 
 @pytest.mark.slow  # a subprocess, as the operator runs it
-def test_a_name_that_is_not_utf8_is_refused_in_one_line(tmp_path: Path, database_url: str) -> None:
+def test_a_name_that_is_not_utf8_is_refused_in_one_line(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    # The name is refused before the database is opened: one kind of database is enough
+    # (test_bad_input_names_the_option_and_changes_nothing refuses it on both, in-process).
+    database = tmp_path / "threads.db"
+    shutil.copyfile(sqlite_template, database)
     result = shell(
-        tmp_path, "spaces", "create", "--name", "caf\udce9", "--database-url", database_url
+        tmp_path,
+        "spaces",
+        "create",
+        "--name",
+        "caf\udce9",
+        "--database-url",
+        f"sqlite:///{database}",
     )
     assert one_line_error(result) == f"--name: {NOT_TEXT}"
 

@@ -1,4 +1,5 @@
-"""Bodies over the limit are 413, refused before they are read, also by a real server."""
+"""Bodies over the limit are 413, refused before they are read, also by a real server (on
+SQLite only: the size check does not depend on the database)."""
 
 import json
 import socket
@@ -50,9 +51,9 @@ class TestBodySize:
 
     @pytest.mark.slow
     def test_real_server_answers_413_before_a_chunked_body_ends(
-        self, database_url: str, server_factory: Callable[..., Server]
+        self, sqlite_database_url: str, server_factory: Callable[..., Server]
     ) -> None:
-        server = server_factory(database_url, env={"THREADS_API_MAX_BODY_BYTES": "1000"})
+        server = server_factory(sqlite_database_url, env={"THREADS_API_MAX_BODY_BYTES": "1000"})
         address = urlsplit(server.url)
         with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
             sock.sendall(
@@ -90,9 +91,9 @@ class TestBodySize:
 
     @pytest.mark.slow
     def test_real_server_refuses_a_declared_length_at_once(
-        self, database_url: str, server_factory: Callable[..., Server]
+        self, sqlite_database_url: str, server_factory: Callable[..., Server]
     ) -> None:
-        server = server_factory(database_url, env={"THREADS_API_MAX_BODY_BYTES": "1000"})
+        server = server_factory(sqlite_database_url, env={"THREADS_API_MAX_BODY_BYTES": "1000"})
         address = urlsplit(server.url)
         with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
             sock.sendall(
