@@ -16,6 +16,8 @@ ThreadsError                    500  internal_error
  |  + ThreadNotFound                 thread_not_found              thread/errors.py
  |  + MessageNotFound                message_not_found             message/errors.py
  |  + ApiKeyNotFound                 api_key_not_found             api_key/errors.py
+ |  + WebhookNotFound                webhook_not_found             webhook/errors.py
+ |  + DeliveryNotFound               webhook_delivery_not_found    webhook/errors.py
  + MethodNotAllowed             405  method_not_allowed
  + Conflict                     409  conflict
  |  + ThreadClosed                   thread_closed                 thread/errors.py
@@ -23,6 +25,7 @@ ThreadsError                    500  internal_error
  |  + IdempotencyInFlight            idempotency_in_flight         idempotency/errors.py
  + Gone                         410  gone
  |  + EventsExpired                  events_expired                event/errors.py
+ |  + EventPurged                    event_purged                  webhook/errors.py
  + PreconditionFailed           412  precondition_failed
  + PayloadTooLarge              413  payload_too_large
  + UnsupportedMediaType         415  unsupported_media_type
@@ -41,7 +44,9 @@ by whoever raises it and never carries client input, SQL or a secret. Those that
 `Retry-After` say so with `retry_after`.
 
 Two exceptions stop the service from starting and never reach a client: UnsafeDurability
-(db.py) and SchemaNotReady (migrate.py).
+(db.py) and SchemaNotReady (migrate.py). Two end a webhook attempt and become its `error`
+in the deliveries log, never a response: RefusedAddress (webhook/address.py) and
+InvalidResponse (webhook/sender.py).
 """
 
 from typing import Any, ClassVar

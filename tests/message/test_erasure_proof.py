@@ -53,7 +53,8 @@ async def spread(api: Api, client: httpx.AsyncClient, marker: str) -> list[dict[
 
 def checkpoint(database_url: str) -> None:
     """Copy the WAL into the database file, as SQLite does every 1000 pages written."""
-    with sqlite3.connect(str(make_url(database_url).database)) as connection:
+    # Waits (timeout) for a reader in the way, such as the webhook dispatcher's poll.
+    with sqlite3.connect(str(make_url(database_url).database), timeout=10) as connection:
         busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     connection.close()
     assert busy == 0

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 PATH_PARAM = re.compile(r"\{([^}]+)\}")
-ID_PREFIXES = {"space_id": "spc", "thread_id": "thr", "message_id": "msg", "key_id": "key"}
+ID_PREFIXES = {
+    "space_id": "spc",
+    "thread_id": "thr",
+    "message_id": "msg",
+    "key_id": "key",
+    "webhook_id": "whk",
+    "delivery_id": "dlv",
+}
 
 # A valid body per request schema: what a write needs to get past the rules.
 VALID_BODIES: dict[str, dict[str, Any]] = {
@@ -17,6 +24,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "MessageCreate": {"content": "a new message"},
     "MessageUpdate": {"content": "an edited message"},
     "ThreadUpdate": {"title": "retitled"},
+    "WebhookCreate": {"url": "https://example.com/hook"},
+    "WebhookUpdate": {"description": "renamed"},
+    "SecretRotation": {"expire_old_in_seconds": 0},
 }
 
 

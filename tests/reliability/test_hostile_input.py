@@ -47,11 +47,14 @@ async def ids(api: Any) -> dict[str, str]:
     key = await api.http.post(
         "/v1/api-keys", json={"name": "k", "scopes": ["read"], "space_ids": [space["id"]]}
     )
+    webhook = await api.http.post("/v1/webhooks", json={"url": "https://example.com/hook"})
     return {
         "space_id": space["id"],
         "thread_id": thread["id"],
         "message_id": message["id"],
         "key_id": key.json()["id"],
+        "webhook_id": webhook.json()["id"],
+        "delivery_id": "dlv_01M8E3VXFJW1RA7ERYFSZFVZVB",  # none such: 404, as it should
     }
 
 
@@ -284,9 +287,14 @@ async def test_hostile_query_parameters(app: Any, client: httpx.AsyncClient, ids
 
 
 async def test_garbage_idempotency_keys_are_400(app: Any, client: httpx.AsyncClient, ids) -> None:
-    for op in body_operations(app):
-        if op.method != "POST":
-            continue
+    idempotent = [
+        op
+        for op in body_operations(app)
+        if any(p["name"] == "Idempotency-Key" for p in op.spec.get("parameters", []))
+    ]
+    # Every create; not a secret's rotation, which a retry must never repeat or replay.
+    assert len(idempotent) == 5
+    for op in idempotent:
         for key in ("x" * 256, f"{MARKER}\u00e9", f"{MARKER}\tx", f"{MARKER}\x7f"):
             response = await client.request(
                 op.method,
