@@ -91,6 +91,8 @@ class Dispatcher:
         self._stopping = False
         self._purged_at = self._skipped_at = datetime.min.replace(tzinfo=utcnow().tzinfo)
         self._gathering: asyncio.TimerHandle | None = None
+        self._fan_out_wanted = False
+        self._active = False  # any webhook enabled, as last read
 
     @property
     def lease(self) -> timedelta:
@@ -98,10 +100,11 @@ class Dispatcher:
         return timedelta(seconds=self._settings.webhook_timeout_seconds + 5)
 
     def wake(self) -> None:
+        """Send what is due (an attempt ended, or the clock moved on)."""
         self._wanted.set()
 
     def appended(self) -> None:
-        """This process appended events (the broker's commit hook): a round soon."""
+        """This process appended events (the broker's commit hook): fan them out soon."""
         if self._gathering is not None:
             return
         try:
@@ -112,19 +115,26 @@ class Dispatcher:
 
     def _gathered(self) -> None:
         self._gathering = None
+        self._fan_out_wanted = True
         self._wanted.set()
 
     async def run(self) -> None:
         failing = False
+        loop = asyncio.get_running_loop()
+        next_full_round = loop.time()
         while True:
             # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
             # the event is set (a finished attempt wakes us), and shutdown would wait forever.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(ROUND_SECONDS):
+                async with asyncio.timeout(max(0.0, next_full_round - loop.time())):
                     await self._wanted.wait()
             self._wanted.clear()
+            full = loop.time() >= next_full_round
+            if full:
+                next_full_round = loop.time() + ROUND_SECONDS
+            fan_out, self._fan_out_wanted = self._fan_out_wanted or full, False
             try:
-                await self.round()
+                await self.round(fan_out=fan_out, full=full)
             except Exception as error:
                 if not failing:
                     logger.warning("webhook dispatcher: %s; retrying", type(error).__name__)
@@ -132,16 +142,21 @@ class Dispatcher:
             else:
                 failing = False
 
-    async def round(self) -> None:
-        async with self._db.reader() as session, session.begin():
-            active = await repository.any_enabled(session)
-        if active:
-            await self._fan_out()
+    async def round(self, *, fan_out: bool = True, full: bool = True) -> None:
+        """`full` (every second): everything, new spaces and the purges included;
+        `fan_out` (after appends): new events into jobs, then sending; neither (an attempt
+        ended): sending only, which is all that its freed room needs."""
+        if fan_out:
+            async with self._db.reader() as session, session.begin():
+                self._active = await repository.any_enabled(session)
+        if self._active:
+            if fan_out:
+                await self._fan_out(new_spaces=full)
             await self._send_due()
-        elif self.clock() - self._skipped_at > IDLE_SKIP_EVERY:
+        elif full and self.clock() - self._skipped_at > IDLE_SKIP_EVERY:
             await self._skip_unwatched()
             self._skipped_at = self.clock()
-        if self.clock() - self._purged_at > _PURGE_EVERY:
+        if full and self.clock() - self._purged_at > _PURGE_EVERY:
             async with self._db.writer() as session, session.begin():
                 await repository.purge_deliveries(session, self.clock() - DELIVERIES_KEPT)
             self._purged_at = self.clock()
@@ -170,9 +185,13 @@ class Dispatcher:
                 for space_id, last_position in behind:
                     await repository.fast_forward(session, space_id, last_position)
 
-    async def _fan_out(self) -> None:
-        async with self._db.writer() as session, session.begin():
-            await repository.add_missing_cursors(session)
+    async def _fan_out(self, *, new_spaces: bool) -> None:
+        """`new_spaces`: first give the spaces made since the last time a cursor (a write,
+        so once a second, not after every append)."""
+        if new_spaces:
+            async with self._db.writer() as session, session.begin():
+                await repository.add_missing_cursors(session)
+        async with self._db.reader() as session, session.begin():
             behind = await repository.spaces_behind(session)
         for space_id, _ in behind:
             while await self._fan_out_space(space_id) == FAN_OUT_BATCH:
@@ -293,15 +312,21 @@ class Dispatcher:
     async def _record_batch(self, batch: Sequence[Attempt]) -> None:
         now = self.clock()
         log: list[dict[str, object]] = []
+        succeeded = [a for a in batch if a.outcome is not None and a.outcome.succeeded]
         async with self._db.writer() as session, session.begin():
+            # Successes, the common case, in a statement per claim and per webhook.
+            for lease_until in {a.lease_until for a in succeeded}:
+                claimed = [a.job_id for a in succeeded if a.lease_until == lease_until]
+                await repository.finish_jobs(session, claimed, lease_until)
+            for hook_id in {a.webhook.id for a in succeeded if a.webhook.failing_since}:
+                await repository.mark_succeeding(session, hook_id)
             for attempt in batch:
                 assert attempt.outcome is not None
                 outcome, hook_id = attempt.outcome, attempt.webhook.id
                 made = attempt.attempts + 1
                 next_retry_at = None
                 if outcome.succeeded:
-                    await repository.finish_job(session, attempt.job_id, attempt.lease_until)
-                    await repository.mark_succeeding(session, hook_id)
+                    pass  # settled above
                 elif outcome.status_code == 410:
                     await repository.disable(session, hook_id, GONE_REASON, now)
                 else:

@@ -208,6 +208,13 @@ async def finish_job(session: AsyncSession, job_id: int, lease_until: datetime) 
     )
 
 
+async def finish_jobs(session: AsyncSession, job_ids: list[int], lease_until: datetime) -> None:
+    """Delete the jobs of one claim that this process still holds."""
+    await session.execute(
+        delete(jobs).where(jobs.c.id.in_(job_ids), jobs.c.lease_until == lease_until)
+    )
+
+
 async def finish_jobs_of_event(
     session: AsyncSession, webhook_id: str, space_id: str, position: int
 ) -> None:
