@@ -55,6 +55,9 @@ APPEND_GATHER_SECONDS = 0.05
 # With no webhook enabled, rounds only read that; cursors skip what was written this often.
 IDLE_SKIP_EVERY = timedelta(seconds=60)
 FAN_OUT_BATCH = 500
+# A claim takes up to this many times a webhook's concurrency, sent that many at a time:
+# one claim and a few record transactions per batch rather than per attempt or two.
+CLAIM_AHEAD = 8
 DELIVERIES_KEPT = timedelta(days=7)
 _PURGE_EVERY = timedelta(minutes=10)
 
@@ -84,7 +87,11 @@ class Dispatcher:
         # Tests move time on by replacing this; every schedule decision reads it.
         self.clock: Callable[[], datetime] = utcnow
         self._wanted = asyncio.Event()
-        self._in_flight: dict[str, int] = {}  # webhook id -> attempts being sent
+        self._in_flight: dict[str, int] = {}  # webhook id -> attempts claimed, not yet sent
+        # At most `webhook_concurrency_per_endpoint` sends at once per webhook, and
+        # `webhook_concurrency` in all; the rest of a claimed batch waits its turn.
+        self._gates: dict[str, asyncio.Semaphore] = {}
+        self._sends_at_once = asyncio.Semaphore(settings.webhook_concurrency)
         self._sending: set[asyncio.Task[None]] = set()
         self._finished: list[Attempt] = []
         self._recorder: asyncio.Task[None] | None = None
@@ -96,8 +103,10 @@ class Dispatcher:
 
     @property
     def lease(self) -> timedelta:
-        """Longer than any attempt can take, so a live process's attempt is never sent twice."""
-        return timedelta(seconds=self._settings.webhook_timeout_seconds + 5)
+        """Longer than a claimed batch can take to send (CLAIM_AHEAD attempts in a row, each
+        bounded by the timeout), so a live process's attempt is never sent twice: one whose
+        lease could run out before it ends is not sent at all (`_send`)."""
+        return timedelta(seconds=self._settings.webhook_timeout_seconds * CLAIM_AHEAD + 5)
 
     def wake(self) -> None:
         """Send what is due (an attempt ended, or the clock moved on)."""
@@ -232,10 +241,10 @@ class Dispatcher:
     # --- 2. and 3. claim and send ---------------------------------------------------------
 
     async def _send_due(self) -> None:
-        free = self._settings.webhook_concurrency - len(self._sending)
+        free = self._settings.webhook_concurrency * CLAIM_AHEAD - len(self._sending)
         if free <= 0 or self._stopping:
             return
-        per_endpoint = self._settings.webhook_concurrency_per_endpoint
+        per_endpoint = self._settings.webhook_concurrency_per_endpoint * CLAIM_AHEAD
         now = self.clock()
         lease_until = now + self.lease
         claimed: list[tuple[str, Any]] = []
@@ -268,29 +277,38 @@ class Dispatcher:
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
+    def _gate(self, webhook_id: str) -> asyncio.Semaphore:
+        gate = self._gates.get(webhook_id)
+        if gate is None:
+            gate = self._gates[webhook_id] = asyncio.Semaphore(
+                self._settings.webhook_concurrency_per_endpoint
+            )
+        return gate
+
     async def _send(self, attempt: Attempt) -> None:
+        hook = attempt.webhook
+        timeout = timedelta(seconds=self._settings.webhook_timeout_seconds)
         try:
-            hook = attempt.webhook
-            attempt.outcome = await send_event(
-                self._box, self._settings, hook.url, hook.secrets, attempt.event, self.clock()
-            )
-            log_attempt(
-                attempt.webhook.id,
-                attempt.webhook.url,
-                attempt.event.id,
-                attempt.attempts + 1,
-                attempt.outcome,
-            )
+            # Its webhook's turn first: waiting for it must not hold a slot others could use.
+            async with self._gate(hook.id), self._sends_at_once:
+                if self.clock() + timeout >= attempt.lease_until:
+                    return  # its lease could run out mid-attempt: left to whoever takes it
+                attempt.outcome = await send_event(
+                    self._box, self._settings, hook.url, hook.secrets, attempt.event, self.clock()
+                )
+            log_attempt(hook.id, hook.url, attempt.event.id, attempt.attempts + 1, attempt.outcome)
             self._finished.append(attempt)
             if self._recorder is None or self._recorder.done():
                 self._recorder = asyncio.create_task(
                     self._record(), name="webhook outcomes", context=contextvars.Context()
                 )
         finally:
-            self._in_flight[attempt.webhook.id] -= 1
-            if not self._in_flight[attempt.webhook.id]:
-                del self._in_flight[attempt.webhook.id]
-            self.wake()  # room for another
+            left = self._in_flight[hook.id] = self._in_flight[hook.id] - 1
+            if not left:
+                del self._in_flight[hook.id]
+                self._gates.pop(hook.id, None)
+            if left <= self._settings.webhook_concurrency_per_endpoint:
+                self.wake()  # its batch is nearly sent: claim the next
 
     # --- 4. outcomes ----------------------------------------------------------------------
 
