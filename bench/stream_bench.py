@@ -1,21 +1,30 @@
-"""Fan-out of the event stream: one server worker on SQLite, many SSE subscribers, a steady
-rate of posted messages.
+"""Fan-out of the event stream: server workers on one database (SQLite by default), many SSE
+subscribers spread over them, a steady rate of messages posted to them in turn.
 
     .venv/bin/python bench/stream_bench.py
     BENCH_SUBSCRIBERS=1000 BENCH_RATE=10 BENCH_SECONDS=30 .venv/bin/python bench/stream_bench.py
+    BENCH_DATABASE=postgres BENCH_PROCESSES=2 BENCH_CONNECT_SPACING_MS=10 \
+        .venv/bin/python bench/stream_bench.py
 
-The server is pinned to BENCH_SERVER_CPU, this client to BENCH_CLIENT_CPU. Reports:
+BENCH_SUBSCRIBERS and BENCH_RATE are totals over the BENCH_PROCESSES servers: subscriber n
+and message n go to server n mod BENCH_PROCESSES, so with two, half of what a subscriber
+receives was written by the other process (PostgreSQL: woken by LISTEN/NOTIFY). The servers
+are pinned to BENCH_SERVER_CPU, this client to BENCH_CLIENT_CPU. Reports:
 
-- whether every subscriber got every event, in order;
+- whether every subscriber got every event exactly once, in order;
 - fan-out latency to each subscriber, p50, p99, max: from the event's `created_at` (stamped
   in the writing transaction before its commit, so it includes the commit: on SQLite with
   `synchronous=FULL` now and then a WAL checkpoint of 100–200 ms), and from the moment the
-  poster got its `201` (after the commit: commit to received);
-- the server's RSS before and after the subscribers connected, and per subscriber.
+  poster got its `201` (after the commit: commit to received), also split by whether the
+  subscriber's server wrote the event or another did;
+- each server's RSS before and after its subscribers connected, and per subscriber;
+- this client's CPU and the lag of its event loop (a 10 ms sleep, overshoot): what the
+  measurement itself adds.
 
 Subscribers are raw asyncio connections reading the chunked body (one SSE event a chunk), so
 that the client's own cost stays small next to the server's; the client's garbage collector is
-off while it measures. Results: bench/out/stream_bench.json.
+off while it measures. Results: bench/out/stream_bench.json (SQLite, one process) or
+bench/out/stream_bench-DATABASE-PROCESSES.json.
 """
 
 from __future__ import annotations
@@ -34,9 +43,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ADMIN_KEY, CLIENT_CPU, OUT, fresh_database, log, start_ours
+from common import ADMIN_KEY, CLIENT_CPU, OUT, Server, fresh_database, log, start_ours
 
 SUBSCRIBERS = int(os.environ.get("BENCH_SUBSCRIBERS", "1000"))
+DATABASE = os.environ.get("BENCH_DATABASE", "sqlite")
+PROCESSES = int(os.environ.get("BENCH_PROCESSES", "1"))
+# Between two subscribers' connects: the listen backlog is finite, and opening a stream takes
+# a few short transactions (on PostgreSQL, each waits for a pooled connection: at 2 ms, two
+# processes sharing one core time out on the pool before all 1,000 are open).
+CONNECT_SPACING = float(os.environ.get("BENCH_CONNECT_SPACING_MS", "2")) / 1000
 RATE = float(os.environ.get("BENCH_RATE", "10"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
 CREATED_AT = b'"created_at":"'
@@ -44,7 +59,8 @@ MESSAGE_ID = b'"data":{"id":"'
 
 
 class Subscriber:
-    def __init__(self) -> None:
+    def __init__(self, server: int) -> None:
+        self.server = server  # which of the servers it reads from
         self.positions: list[int] = []
         self.latencies: list[float] = []
         self.arrivals: dict[str, float] = {}  # message id -> when it arrived here
@@ -108,115 +124,186 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().strip()
+
+
+def milliseconds(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    return {
+        "p50": round(statistics.median(values) * 1000, 1),
+        "p99": round(percentile(values, 0.99) * 1000, 1),
+        "max": round(max(values) * 1000, 1),
+    }
+
+
 async def post_steadily(
-    http: httpx.AsyncClient, path: str, count: int
-) -> tuple[list[int], dict[str, float]]:
-    """`count` messages at RATE per second; the status of each, and when the answer of each
-    created message arrived (its transaction had committed by then)."""
+    https: list[httpx.AsyncClient], path: str, count: int
+) -> tuple[list[int], dict[str, float], dict[str, int]]:
+    """`count` messages at RATE per second, message n to server n mod len(https); the status
+    of each, when the answer of each created message arrived (its transaction had committed
+    by then), and which server wrote it."""
     started = time.monotonic()
-    statuses, committed = [], {}
+    statuses, committed, writer = [], {}, {}
     for n in range(count):
         delay = started + n / RATE - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        response = await http.post(path, json={"content": f"bench message {n}"})
+        response = await https[n % len(https)].post(path, json={"content": f"bench message {n}"})
         statuses.append(response.status_code)
         if response.status_code == 201:
-            committed[response.json()["id"]] = time.time()
-    return statuses, committed
+            message = response.json()["id"]
+            committed[message] = time.time()
+            writer[message] = n % len(https)
+    return statuses, committed, writer
 
 
-async def bench(port: int, pid: int) -> dict[str, object]:
-    url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(
-        base_url=url, headers={"X-API-Key": ADMIN_KEY}, timeout=30
-    ) as http:
+async def loop_lag(stop: asyncio.Event, lags: list[float]) -> None:
+    """How late this client's event loop wakes from a 10 ms sleep: what it adds to latency."""
+    while not stop.is_set():
+        asleep = time.monotonic()
+        await asyncio.sleep(0.01)
+        lags.append(time.monotonic() - asleep - 0.01)
+
+
+async def bench(servers: list[tuple[int, int]]) -> dict[str, object]:
+    """`servers`: (port, pid) of each server process, all on one database."""
+    https = [
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": ADMIN_KEY}, timeout=30
+        )
+        for port, _ in servers
+    ]
+    http = https[0]
+    try:
         space = (await http.post("/v1/spaces", json={"name": "stream bench"})).json()["id"]
         thread = (
             await http.post(f"/v1/spaces/{space}/threads/messages", json={"content": "warm-up"})
         ).json()["thread"]["id"]
         messages = f"/v1/spaces/{space}/threads/{thread}/messages"
-        for _ in range(20):  # warm the server's paths before measuring its memory
-            await http.post(messages, json={"content": "warm-up"})
-            await http.get(messages)
+        for _ in range(20):  # warm the servers' paths before measuring their memory
+            for each in https:
+                await each.post(messages, json={"content": "warm-up"})
+                await each.get(messages)
         await asyncio.sleep(1)
-        rss_before = rss_kib(pid)
+        rss_before = [rss_kib(pid) for _, pid in servers]
 
         stop = asyncio.Event()
-        subscribers = [Subscriber() for _ in range(SUBSCRIBERS)]
+        subscribers = [Subscriber(n % len(servers)) for n in range(SUBSCRIBERS)]
         opened = [asyncio.Event() for _ in subscribers]
         path = f"/v1/spaces/{space}/events/stream"
         tasks = []
         for subscriber, event in zip(subscribers, opened, strict=True):
+            port = servers[subscriber.server][0]
             tasks.append(asyncio.create_task(subscriber.run(port, path, event, stop)))
-            await asyncio.sleep(0.002)  # not all at once: the listen backlog is finite
+            await asyncio.sleep(CONNECT_SPACING)
         await asyncio.gather(*(event.wait() for event in opened))
         failed = [s.error for s in subscribers if s.error]
         await asyncio.sleep(1)
-        rss_connected = rss_kib(pid)
+        rss_connected = [rss_kib(pid) for _, pid in servers]
         log(
             f"{SUBSCRIBERS - len(failed)} subscribers open; RSS {rss_before} -> {rss_connected} KiB"
         )
 
         count = int(RATE * SECONDS)
+        lags: list[float] = []
+        lag_task = asyncio.create_task(loop_lag(stop, lags))
         # This client's own garbage collector would pause all 1,000 readers at once and count
         # as the server's latency: off while measuring (it has little garbage to collect).
         gc.disable()
-        server_cpu, client_cpu, wall = cpu_seconds(pid), time.process_time(), time.monotonic()
-        statuses, committed = await post_steadily(http, messages, count)
+        server_cpu = sum(cpu_seconds(pid) for _, pid in servers)
+        client_cpu, wall = time.process_time(), time.monotonic()
+        statuses, committed, writer = await post_steadily(https, messages, count)
         wall = time.monotonic() - wall
-        server_cpu = cpu_seconds(pid) - server_cpu
+        server_cpu = sum(cpu_seconds(pid) for _, pid in servers) - server_cpu
         client_cpu = time.process_time() - client_cpu
+        lags_while_posting = list(lags)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(
             len(s.positions) < count for s in subscribers if not s.error
         ):
             await asyncio.sleep(0.2)
-        rss_after = rss_kib(pid)
+        rss_after = [rss_kib(pid) for _, pid in servers]
         gc.enable()
         stop.set()
-        for task in tasks:
+        for task in [*tasks, lag_task]:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, lag_task, return_exceptions=True)
+    finally:
+        for each in https:
+            await each.aclose()
 
-    complete = [s for s in subscribers if not s.error and len(s.positions) == count]
-    in_order = all(s.positions == sorted(set(s.positions)) for s in complete)
+    # Exactly once, in order: as many events as messages, positions strictly increasing,
+    # and the messages they are about are the ones posted.
+    posted = set(committed)
+    complete = [
+        s
+        for s in subscribers
+        if not s.error
+        and len(s.positions) == count
+        and s.positions == sorted(set(s.positions))
+        and set(s.arrivals) == posted
+    ]
     latencies = [lat for s in subscribers for lat in s.latencies]
     # Measured from the 201's arrival, after the commit: a little early for the subscribers
     # served before the poster read its answer (those can be negative).
-    after_commit = [
-        at - committed[message]
-        for s in subscribers
-        for message, at in s.arrivals.items()
-        if message in committed
+    same_process, other_process = [], []
+    by_message: dict[str, list[float]] = {message: [] for message in committed}
+    for s in subscribers:
+        for message, at in s.arrivals.items():
+            if message in committed:
+                mine = writer[message] == s.server
+                (same_process if mine else other_process).append(at - committed[message])
+                by_message[message].append(at - committed[message])
+    # A tail made of a few messages late for everyone (the writer, the database or the
+    # machine stalled) rather than of some subscribers late for every message.
+    order = sorted(committed, key=committed.__getitem__)
+    slowest = sorted(
+        (
+            {
+                "message": order.index(message),
+                "written_by": writer[message],
+                "median_ms": round(statistics.median(lags) * 1000, 1),
+                "max_ms": round(max(lags) * 1000, 1),
+            }
+            for message, lags in by_message.items()
+            if lags
+        ),
+        key=lambda late: -late["median_ms"],
+    )[:5]
+    per_server = [
+        SUBSCRIBERS // len(servers) + (n < SUBSCRIBERS % len(servers)) for n in range(len(servers))
     ]
     return {
+        "database": DATABASE,
+        "processes": len(servers),
         "subscribers": SUBSCRIBERS,
         "rate_per_second": RATE,
         "messages": count,
         "posted_201": statuses.count(201),
         "subscribers_failed": len(failed),
         "first_failures": failed[:3],
-        "subscribers_with_every_event": len(complete),
-        "every_subscriber_in_order": in_order,
+        "subscribers_with_every_event_once_in_order": len(complete),
         "events_received": len(latencies),
-        "latency_ms_from_event_created_at": {
-            "p50": round(statistics.median(latencies) * 1000, 1),
-            "p99": round(percentile(latencies, 0.99) * 1000, 1),
-            "max": round(max(latencies) * 1000, 1),
-        },
-        "latency_ms_from_commit": {
-            "p50": round(statistics.median(after_commit) * 1000, 1),
-            "p99": round(percentile(after_commit, 0.99) * 1000, 1),
-            "max": round(max(after_commit) * 1000, 1),
-        },
+        "latency_ms_from_event_created_at": milliseconds(latencies),
+        "latency_ms_from_commit": milliseconds(same_process + other_process),
+        "latency_ms_from_commit_written_by_own_server": milliseconds(same_process),
+        "latency_ms_from_commit_written_by_other_server": milliseconds(other_process),
+        "slowest_messages": slowest,
         "cpu_percent_while_posting": {
-            "server": round(100 * server_cpu / wall),
+            "servers": round(100 * server_cpu / wall),
             "client": round(100 * client_cpu / wall),
         },
+        "client_loop_lag_ms_while_posting": milliseconds(lags_while_posting),
         "server_rss_kib": {"before": rss_before, "connected": rss_connected, "end": rss_after},
-        "rss_per_subscriber_kib": round((rss_connected - rss_before) / SUBSCRIBERS, 1),
-        "rss_per_subscriber_kib_at_end": round((rss_after - rss_before) / SUBSCRIBERS, 1),
+        "rss_per_subscriber_kib": [
+            round((c - b) / n, 1)
+            for b, c, n in zip(rss_before, rss_connected, per_server, strict=True)
+        ],
+        "rss_per_subscriber_kib_at_end": [
+            round((e - b) / n, 1) for b, e, n in zip(rss_before, rss_after, per_server, strict=True)
+        ],
     }
 
 
@@ -224,18 +311,29 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(CLIENT_CPU)})
     OUT.mkdir(exist_ok=True)
+    each = -(-SUBSCRIBERS // PROCESSES)  # subscribers per server, rounded up
     env = {
         "THREADS_API_LOG_LEVEL": "WARNING",
-        "THREADS_API_MAX_CONNECTIONS": str(SUBSCRIBERS + 100),
-        "THREADS_API_MAX_STREAMS_PER_KEY": str(SUBSCRIBERS + 10),
+        "THREADS_API_MAX_CONNECTIONS": str(each + 100),
+        "THREADS_API_MAX_STREAMS_PER_KEY": str(each + 10),
     }
-    with fresh_database("sqlite", "stream") as db:
-        server = start_ours(db, "stream", extra_env=env)
+    load_before = loadavg()
+    with fresh_database(DATABASE, "stream") as db:
+        servers: list[Server] = []
         try:
-            result = asyncio.run(bench(server.port, server.process.pid))
+            for n in range(PROCESSES):  # one after the other: the first migrates
+                servers.append(start_ours(db, f"stream-{n + 1}", extra_env=env))
+            result = asyncio.run(bench([(s.port, s.process.pid) for s in servers]))
         finally:
-            server.stop()
-    (OUT / "stream_bench.json").write_text(json.dumps(result, indent=2) + "\n")
+            for server in servers:
+                server.stop()
+    result["load"] = {"before": load_before, "after": loadavg()}
+    name = (
+        "stream_bench"
+        if (DATABASE, PROCESSES) == ("sqlite", 1)
+        else (f"stream_bench-{DATABASE}-{PROCESSES}")
+    )
+    (OUT / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -7,12 +7,15 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
-from tests.event.support import all_events, listening, post_messages
-from tests.helpers import ADMIN_SECRET, Api
+from tests.event.live import Live
+from tests.event.support import WAIT_SECONDS, all_events, listening, post_messages
+from tests.helpers import ADMIN_SECRET, Api, asyncpg_dsn
 from tests.servers import Server
+from threads_api.event.repository import CHANNEL
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +56,29 @@ async def test_writers_on_two_processes_and_subscribers_on_both_miss_nothing(
     assert positions == sorted(set(positions))
     assert [e.json for e in seen_on_one] == listed
     assert [e.json for e in seen_on_two] == listed[-2 * THREADS * PER_WRITER :]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_other_processes_are_notified_of_what_committed(
+    live: Live, database_url: str
+) -> None:
+    """PostgreSQL: a process tells the others of its appends by NOTIFY "<space_id>:<position>"
+    once they committed (event/broker.py). This listener stands for another process."""
+    # PostgreSQL only: on SQLite other processes poll PRAGMA data_version; nothing is sent.
+    notified: asyncio.Queue[str] = asyncio.Queue()
+    connection = await asyncpg.connect(asyncpg_dsn(database_url), timeout=10)
+    try:
+        await connection.add_listener(CHANNEL, lambda *args: notified.put_nowait(args[-1]))
+        space = await live.api.space()
+        thread = await live.api.thread(space["id"], "notified")
+        await post_messages(live.http, thread, 3)
+        last = (await all_events(live.http, space["id"]))[-1]
+        # Appends that commit close together may be told in one notification, the newest.
+        expected = f"{space['id']}:{last['position']}"
+        while await asyncio.wait_for(notified.get(), WAIT_SECONDS) != expected:
+            pass
+    finally:
+        await connection.close()
 
 
 async def test_sigterm_ends_open_streams_with_stream_reset(

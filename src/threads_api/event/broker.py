@@ -8,11 +8,9 @@ it never holds up the feed, the writers or the other subscribers. Wake-ups come 
 - this process's commits: an append leaves the space and position on its database
   connection (`service.APPENDED`); the connection's return to the pool, after the commit,
   wakes the space's feed (a rolled-back append wakes it for nothing, harmlessly);
-- PostgreSQL: one dedicated asyncpg connection per process LISTENs; each process NOTIFYs
-  what it appended once the connection is back in the pool, after the commit, in a short
-  transaction of its own (`_send_notifications`). Notifications sent while that connection
-  is down are lost, so every feed reads again from its position each time it (re)connects,
-  and every 10 s besides (a writer that died between its commit and its NOTIFY);
+- PostgreSQL: one dedicated asyncpg connection per process LISTENs; every append NOTIFYs at
+  commit. Notifications sent while that connection is down are lost, so every feed reads
+  again from its position each time it (re)connects;
 - SQLite: while anyone subscribes, `PRAGMA data_version` is polled every
   `sqlite_change_poll_ms` for commits made by other processes on the same file.
 
@@ -36,7 +34,7 @@ from sqlalchemy.engine import make_url
 
 from threads_api.config import Settings
 from threads_api.db import Database
-from threads_api.event import repository, sse
+from threads_api.event import sse
 from threads_api.event.repository import CHANNEL
 from threads_api.event.service import APPENDED, Filters, StoredEvent
 from threads_api.event.service import event as event_service
@@ -46,8 +44,6 @@ logger = logging.getLogger("threads_api.event")
 READ_BATCH = 500
 _RETRY_SECONDS = 0.5
 _KEEPALIVE_SECONDS = 10.0
-# On shutdown, how long the NOTIFYs of what committed may take to go out.
-_FLUSH_SECONDS = 1.0
 
 
 class Frame:
@@ -191,17 +187,10 @@ class Broker:
         self._watcher: asyncio.Task[None] | None = None
         self._joining: dict[str, asyncio.Lock] = {}
         self._append_listeners: list[Callable[[], None]] = []
-        # PostgreSQL: what this process appended and committed, not yet NOTIFYed.
-        self._unsent: dict[str, int] = {}
-        self._notifier: asyncio.Task[None] | None = None
         sa_event.listen(db.write_engine.sync_engine, "checkin", self._on_checkin)
 
     async def stop(self) -> None:
         sa_event.remove(self._db.write_engine.sync_engine, "checkin", self._on_checkin)
-        if self._notifier is not None:
-            # What committed before the shutdown still reaches the other processes.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._notifier, _FLUSH_SECONDS)
         tasks: list[asyncio.Task[None]] = [feed._task for feed in self._feeds.values()]
         for feed in self._feeds.values():
             feed.stop()
@@ -265,40 +254,6 @@ class Broker:
                 listener()
             for space_id, position in appended.items():
                 self.wake(space_id, position)
-            if self._db.dialect == "postgresql":
-                self._notify_others(appended)
-
-    def _notify_others(self, appended: dict[str, int]) -> None:
-        for space_id, position in appended.items():
-            self._unsent[space_id] = max(position, self._unsent.get(space_id, 0))
-        if self._notifier is None or self._notifier.done():
-            self._notifier = asyncio.get_running_loop().create_task(
-                self._send_notifications(),
-                name="event notifications",
-                context=contextvars.Context(),
-            )
-
-    async def _send_notifications(self) -> None:
-        """NOTIFY the other processes of this one's appends, after their commit, all that
-        committed meanwhile in one statement. Not from the writing transaction: a NOTIFY
-        there holds PostgreSQL's one cluster-wide notification lock through that
-        transaction's commit and WAL flush, so that every writer's commit waits for the
-        one before it (ADR 0009); a transaction that only notifies writes no WAL."""
-        failing = False
-        while self._unsent:
-            unsent, self._unsent = self._unsent, {}
-            try:
-                async with self._db.watch_engine.connect() as connection:
-                    await repository.notify(connection, unsent)
-                failing = False
-            except Exception as error:
-                if not failing:
-                    logger.warning(
-                        "event wake-ups: NOTIFY failed (%s); retrying", type(error).__name__
-                    )
-                failing = True
-                self._notify_others(unsent)  # again, unless a newer position came meanwhile
-                await asyncio.sleep(_RETRY_SECONDS)
 
     # --- other processes ------------------------------------------------------------------
 
@@ -351,8 +306,6 @@ class Broker:
                     if not lost.is_set():
                         # A connection whose server vanished silently fails here.
                         await connection.execute("SELECT 1", timeout=timeout)
-                        # A NOTIFY lost with the process that committed: read anyway.
-                        self.wake_all()
             except Exception as error:
                 if not failing:
                     logger.warning(

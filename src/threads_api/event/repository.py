@@ -4,9 +4,10 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, String, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Row, String, Table, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from threads_api.kit.pagination import keyset_page
@@ -21,8 +22,7 @@ jobs = cast(Table, WebhookJob.__table__)
 # A row of any shape, as SQLAlchemy types them.
 AnyRow = Row[*tuple[Any, ...]]
 
-# PostgreSQL: each process notifies this channel with "<space_id>:<position>" once its appends
-# have committed (event/broker.py).
+# PostgreSQL: each append notifies this channel with "<space_id>:<position>" (event/broker.py).
 CHANNEL = "threads_api_events"
 _COLUMNS = ("id", "space_id", "position", "type", "thread_id", "message_id", "created_at", "data")
 
@@ -42,10 +42,9 @@ def _event_values(position: Any) -> Any:
 
 
 def _postgres_append() -> Any:
-    """One round trip: take the space's next position, insert the event. Taking the position
-    locks the space's counter row until the transaction ends, so a space's positions commit
-    in the order they were taken (ADR 0009). No NOTIFY here: the broker sends it after the
-    commit (`notify`)."""
+    """One round trip: take the space's next position, insert the event, NOTIFY (delivered
+    at commit). Taking the position locks the space's counter row until the transaction
+    ends, so a space's positions commit in the order they were taken (ADR 0009)."""
     bumped = (
         postgresql.insert(counters)
         .values(space_id=bindparam("space_id"), last_position=1, purged_through=0)
@@ -56,11 +55,15 @@ def _postgres_append() -> Any:
         .returning(counters.c.last_position)
         .cte("bumped")
     )
-    return (
+    added = (
         insert(events)
         .from_select(list(_COLUMNS), _event_values(bumped.c.last_position))
         .returning(events.c.position)
+        .cte("added")
     )
+    position = sql_cast(added.c.position, String)
+    payload = bindparam("space_id", type_=String) + literal(":") + position
+    return select(added.c.position, func.pg_notify(CHANNEL, payload))
 
 
 def _sqlite_append() -> Any:
@@ -84,18 +87,6 @@ def append(session: Session, values: dict[str, Any]) -> int:
     called as the transaction commits (service.py), inside SQLAlchemy's greenlet."""
     statement = _APPEND[session.get_bind().dialect.name]
     return int(session.execute(statement, values).scalar_one())
-
-
-_NOTIFY = text(
-    f"SELECT pg_notify('{CHANNEL}', payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
-)
-
-
-async def notify(connection: AsyncConnection, positions: dict[str, int]) -> None:
-    """PostgreSQL: NOTIFY "<space_id>:<position>" for each space, in one statement, in the
-    connection's transaction (the caller's is AUTOCOMMIT)."""
-    payloads = [f"{space_id}:{position}" for space_id, position in positions.items()]
-    await connection.execute(_NOTIFY, {"payloads": payloads})
 
 
 async def counter(session: AsyncSession, space_id: str) -> tuple[int, int]:
