@@ -65,6 +65,29 @@ async def settled(client: httpx.AsyncClient, hook: dict[str, Any], count: int) -
     raise AssertionError(f"{len(found)} of {count} attempts recorded")
 
 
+async def disabled(client: httpx.AsyncClient, hook: dict[str, Any]) -> dict[str, Any]:
+    """The webhook once the engine has disabled it (its outcome is written in a batch)."""
+    for _ in range(100):
+        current: dict[str, Any] = (await client.get(f"/v1/webhooks/{hook['id']}")).json()
+        if not current["enabled"]:
+            return current
+        await asyncio.sleep(0.02)
+    raise AssertionError("the webhook is still enabled")
+
+
+async def one_failed_delivery(
+    client: httpx.AsyncClient, api: Api, receiver: Receiver
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A webhook of thread.created, a new thread, and the failed first attempt to tell of it."""
+    receiver.status = 500
+    hook = await webhook(client, receiver.url, types=["thread.created"])
+    space = await api.space()
+    await api.thread(space["id"])
+    await receiver.wait_for(1)
+    [failed] = await settled(client, hook, 1)
+    return hook, space, failed
+
+
 def parse(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
@@ -142,11 +165,7 @@ async def test_three_days_of_failures_disable_the_endpoint(
     move_on(app, clock, timedelta(days=3))
     await api.message(space["id"], thread["id"])
     await receiver.wait_for(2)  # whichever attempt fails first three days on disables it
-    for _ in range(100):
-        current = (await client.get(f"/v1/webhooks/{hook['id']}")).json()
-        if not current["enabled"]:
-            break
-        await asyncio.sleep(0.02)
+    current = await disabled(client, hook)
     assert current["enabled"] is False
     assert current["disabled_reason"].startswith("every delivery failed for 3 days")
     count = len(receiver.requests)
@@ -174,11 +193,7 @@ async def test_410_gone_disables_the_endpoint(
     space = await api.space()
     await api.thread(space["id"])
     await receiver.wait_for(1)
-    for _ in range(100):
-        current = (await client.get(f"/v1/webhooks/{hook['id']}")).json()
-        if not current["enabled"]:
-            break
-        await asyncio.sleep(0.02)
+    current = await disabled(client, hook)
     assert (current["enabled"], current["disabled_reason"]) == (False, GONE_REASON)
     await asyncio.sleep(0.3)
     # The other event of the thread was dropped with the endpoint, or refused with it.
@@ -238,12 +253,7 @@ async def test_the_purge_keeps_events_still_owed_and_a_retry_of_a_purged_one_is_
     app: FastAPI, client: httpx.AsyncClient, api: Api, receiver: Receiver
 ) -> None:
     clock = clock_of(app)
-    receiver.status = 500
-    hook = await webhook(client, receiver.url, types=["thread.created"])
-    space = await api.space()
-    await api.thread(space["id"])
-    await receiver.wait_for(1)
-    [failed] = await settled(client, hook, 1)
+    hook, space, failed = await one_failed_delivery(client, api, receiver)
     database = app_state(app).database
 
     await event_service.purge(database, timedelta(0))
@@ -269,12 +279,7 @@ async def test_a_manual_retry_that_succeeds_settles_the_pending_job(
     app: FastAPI, client: httpx.AsyncClient, api: Api, receiver: Receiver
 ) -> None:
     clock = clock_of(app)
-    receiver.status = 500
-    hook = await webhook(client, receiver.url, types=["thread.created"])
-    space = await api.space()
-    await api.thread(space["id"])
-    await receiver.wait_for(1)
-    [failed] = await settled(client, hook, 1)
+    hook, _, failed = await one_failed_delivery(client, api, receiver)
     receiver.status = 200
     retried = await client.post(f"/v1/webhooks/{hook['id']}/deliveries/{failed['id']}/retry")
     assert retried.status_code == 200, retried.text

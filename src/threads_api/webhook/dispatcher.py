@@ -367,7 +367,7 @@ class Dispatcher:
             return None
         delay = next_retry_delay(made)
         if delay is None:
-            await repository.finish_job(session, attempt.job_id, attempt.lease_until)
+            await repository.finish_jobs(session, [attempt.job_id], attempt.lease_until)
             return None
         due = now + delay
         if await repository.reschedule_job(session, attempt.job_id, attempt.lease_until, made, due):

@@ -201,13 +201,6 @@ async def events_at(session: AsyncSession, places: Sequence[tuple[str, int]]) ->
     return (await session.execute(query)).all()
 
 
-async def finish_job(session: AsyncSession, job_id: int, lease_until: datetime) -> None:
-    """Delete a job this process still holds (a job whose lease ran out may be another's)."""
-    await session.execute(
-        delete(jobs).where(jobs.c.id == job_id, jobs.c.lease_until == lease_until)
-    )
-
-
 async def finish_jobs(session: AsyncSession, job_ids: list[int], lease_until: datetime) -> None:
     """Delete the jobs of one claim that this process still holds."""
     await session.execute(

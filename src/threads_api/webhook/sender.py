@@ -28,6 +28,10 @@ class Outcome:
         return self.error is None
 
 
+class InvalidResponse(Exception):
+    """The endpoint's answer is not HTTP/1.x; the message says how, for the deliveries log."""
+
+
 _tls = ssl.create_default_context()
 
 
@@ -56,10 +60,6 @@ async def post(
         error = str(invalid)
     duration_ms = round((time.monotonic() - started) * 1000)
     return Outcome(status, error, duration_ms)
-
-
-class InvalidResponse(Exception):
-    pass
 
 
 async def _exchange(
