@@ -303,6 +303,38 @@ class TestRequestLog:
         for secret_text in (secret, ADMIN_SECRET, wrong):
             assert secret_text not in text
 
+    def test_a_line_is_written_within_100_ms_with_no_request_after_it(
+        self, sqlite_database_url: str, server_factory: Callable[..., Server]
+    ) -> None:
+        # Lines are written in batches (logs.RequestLog): the last request's line must not
+        # wait for the next request.
+        server = server_factory(sqlite_database_url)
+        httpx.get(f"{server.url}/healthz", headers={"X-Request-ID": "alone"}, timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            lines = server.log.read_text().splitlines()
+            # Taken after the read, so when the line is the file's last one, this is when the
+            # server wrote it (by the server's clock, whatever this process's delays).
+            written_at = server.log.stat().st_mtime
+            if lines and '"request_id": "alone"' in lines[-1]:
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError(server.log.read_text())
+        made_at = datetime.fromisoformat(json.loads(lines[-1])["time"]).timestamp()
+        assert written_at - made_at < 0.1
+
+    def test_no_line_is_lost_at_shutdown(
+        self, sqlite_database_url: str, server_factory: Callable[..., Server]
+    ) -> None:
+        server = server_factory(sqlite_database_url)
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            for n in range(20):
+                http.get("/healthz", headers={"X-Request-ID": f"before-stop-{n}"})
+        server.stop()  # SIGTERM at once: nothing waits for the lines to be written
+        logged = {e["request_id"] for e in request_lines(server.log)}
+        assert logged >= {f"before-stop-{n}" for n in range(20)}
+
 
 @pytest.mark.slow
 class TestClientDisconnect:
