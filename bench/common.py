@@ -86,7 +86,9 @@ def fresh_database(kind: str, label: str):
     """A new, empty database; removed (PostgreSQL: dropped) afterwards."""
     OUT.mkdir(parents=True, exist_ok=True)
     if kind == "sqlite":
-        path = OUT / f"{label}.db"
+        # Per process, as the PostgreSQL names are: two benchmarks at once on one machine
+        # must not delete each other's database under a running server.
+        path = OUT / f"{label}-{os.getpid()}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         db = Database("sqlite", f"sqlite+aiosqlite:///{path}", path=path)

@@ -1,7 +1,7 @@
 """Measure candidate optimisations before they are made: bench/patched_serve.py variants.
 
     .venv/bin/python bench/experiments.py            # SQLite, default variants
-    BENCH_VARIANTS="base;onehop;nocache;onehop,noreset,nospacecheck,nolog" ...
+    BENCH_VARIANTS="base;nocache;noreset,nospacecheck,nolog" ...
 
 Every variant runs on the same database, pinned like `make bench`, in rounds whose order
 rotates; the median req/s per scenario is compared with the unpatched server ("base").
@@ -25,10 +25,10 @@ import bench as b
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 KIND = os.environ.get("BENCH_DATABASES", "sqlite").split()[0]
-ALL = "onehop,noreset,prebuilt,nospacecheck,idemlean,rawjson,nolog"
+ALL = "noreset,nospacecheck,idemlean,nolog"
 VARIANTS = os.environ.get(
     "BENCH_VARIANTS",
-    f"base;nocache;nolog;noreset;onehop;prebuilt;rawjson;nospacecheck,idemlean;{ALL}",
+    f"base;nocache;nolog;noreset;nospacecheck,idemlean;{ALL}",
 ).split(";")
 WANTED = ("POST message", "GET thread", "GET 50 messages")
 

@@ -1,12 +1,12 @@
 """`threads-api serve` with experimental patches, to measure an optimisation before making it.
 
-    BENCH_PATCHES=onehop,noreset .venv/bin/python bench/patched_serve.py --port 8000
+    BENCH_PATCHES=noreset,nolog .venv/bin/python bench/patched_serve.py --port 8000
 
-Used by bench/experiments.py only. Each patch imitates, from the outside, what a change to
+Used by bench/experiments.py only. Patches that were made in src/ are gone from here: one
+trip per SQLite statement (src/threads_api/sqlite_adapter.py), prebuilt hot reads and list
+pages encoded once (plain reads, ADR 0011). Each patch imitates, from the outside, what a change to
 src/ would do, so that its gain can be measured on the real server before anyone writes it:
 
-  onehop        SQLite: one trip to aiosqlite's thread per statement (cursor + execute +
-                fetchall + close run together), instead of four
   noreset       no pool "reset on return" ROLLBACK after a session that already committed
   noping        PostgreSQL: no pool pre-ping (one `SELECT 1` round trip per checkout)
   nocache       src/'s PrincipalCache never hits: the "before" of the API-key cache
@@ -20,12 +20,6 @@ src/ would do, so that its gain can be measured on the real server before anyone
   core          reads of whole rows (Thread, Message, ApiKey, IdempotencyRecord) as Core
                 `select(table)` rows instead of ORM entities: no identity map, no instance
                 state (only for read paths: the benchmark's scenarios never mutate such a row)
-  prebuilt      the hot reads as module-level Core statements with bindparams, built and
-                cache-keyed once: space exists, thread get/status, API key by hash and its
-                spaces, idempotency record, first page of messages / threads
-  rawjson       list pages returned as a ready JSON Response (Page.model_dump_json once),
-                so FastAPI does not dump, re-validate and re-serialise 50 items against the
-                response model
   switch        sys.setswitchinterval(0.0005): the aiosqlite thread gets the GIL sooner
   holdtime      diagnostic: log how long each request holds the SQLite write connection
   idemlean      idempotency claims first (INSERT .. ON CONFLICT DO NOTHING) and reads the
@@ -34,66 +28,12 @@ src/ would do, so that its gain can be measured on the real server before anyone
 
 from __future__ import annotations
 
-import collections
 import os
 import sys
 import time
 from typing import Any
 
 PATCHES = {p for p in os.environ.get("BENCH_PATCHES", "").split(",") if p}
-
-
-def _onehop() -> None:
-    from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_cursor
-    from sqlalchemy.dialects.sqlite import aiosqlite as dialect
-    from sqlalchemy.util.concurrency import await_
-
-    class OneHopCursor(AsyncAdapt_dbapi_cursor):
-        def __init__(self, adapt_connection: Any) -> None:
-            self._adapt_connection = adapt_connection
-            self._connection = adapt_connection._connection
-            self._cursor = None
-            self._rows = collections.deque()
-            self._soft_closed_memoized = {}
-            self._meta = (None, -1, None)
-
-        @property
-        def description(self) -> Any:
-            return self._meta[0]
-
-        @property
-        def rowcount(self) -> int:
-            return self._meta[1]
-
-        @property
-        def lastrowid(self) -> Any:
-            return self._meta[2]
-
-        async def _async_soft_close(self) -> None:
-            return None
-
-        def close(self) -> None:
-            self._rows.clear()
-
-        def execute(self, operation: Any, parameters: Any = None) -> Any:
-            conn = self._connection
-
-            def work() -> Any:
-                cursor = conn._conn.cursor()
-                try:
-                    cursor.execute(operation, () if parameters is None else parameters)
-                    rows = cursor.fetchall() if cursor.description else []
-                    return rows, (cursor.description, cursor.rowcount, cursor.lastrowid)
-                finally:
-                    cursor.close()
-
-            try:
-                rows, self._meta = await_(conn._execute(work))
-            except Exception as error:
-                self._adapt_connection._handle_exception(error)
-            self._rows = collections.deque(rows)
-
-    dialect.AsyncAdapt_aiosqlite_connection._cursor_cls = OneHopCursor
 
 
 def _noreset() -> None:
@@ -285,139 +225,6 @@ def _core() -> None:
     AsyncSession.scalars = core_scalars
 
 
-def _prebuilt() -> None:
-    from types import SimpleNamespace
-
-    from sqlalchemy import bindparam, select
-
-    from threads_api.auth import repository as auth_repository
-    from threads_api.idempotency import repository as idem_repository
-    from threads_api.message import repository as message_repository
-    from threads_api.models import ApiKey, IdempotencyRecord, Message, Space, Thread
-    from threads_api.space import repository as space_repository
-    from threads_api.thread import repository as thread_repository
-
-    threads, messages, keys = Thread.__table__, Message.__table__, ApiKey.__table__
-    records, spaces = IdempotencyRecord.__table__, Space.__table__
-    key_spaces = auth_repository.api_key_spaces
-    space_exists = select(spaces.c.id).where(spaces.c.id == bindparam("space_id"))
-    thread_by_id = select(threads).where(
-        threads.c.id == bindparam("thread_id"), threads.c.space_id == bindparam("space_id")
-    )
-    thread_status = select(threads.c.status).where(
-        threads.c.id == bindparam("thread_id"), threads.c.space_id == bindparam("space_id")
-    )
-    key_by_hash = select(keys).where(keys.c.secret_hash == bindparam("secret_hash"))
-    spaces_of_key = (
-        select(key_spaces.c.space_id)
-        .where(key_spaces.c.api_key_id == bindparam("key_id"))
-        .order_by(key_spaces.c.space_id)
-    )
-    record_by_key = select(records).where(
-        records.c.api_key_id == bindparam("api_key_id"), records.c.key == bindparam("key")
-    )
-    first_messages = (
-        select(messages)
-        .where(messages.c.thread_id == bindparam("thread_id"))
-        .order_by(messages.c.seq.asc())
-        .limit(bindparam("limit"))
-    )
-    first_threads = (
-        select(threads)
-        .where(
-            threads.c.space_id == bindparam("space_id"), threads.c.status.in_(["open", "locked"])
-        )
-        .order_by(threads.c.last_message_at.desc(), threads.c.id.desc())
-        .limit(bindparam("limit"))
-    )
-
-    def obj(row: Any) -> Any:
-        if row is None:
-            return None
-        values = dict(row._mapping)
-        if "metadata" in values:
-            values["metadata_"] = values["metadata"]
-        return SimpleNamespace(**values)
-
-    async def run(session: Any, statement: Any, **params: Any) -> Any:
-        return await (await session.connection()).execute(statement, params)
-
-    async def exists(session: Any, space_id: str) -> bool:
-        return (await run(session, space_exists, space_id=space_id)).first() is not None
-
-    async def get_thread(session: Any, space_id: str, thread_id: str) -> Any:
-        return obj(
-            (await run(session, thread_by_id, thread_id=thread_id, space_id=space_id)).first()
-        )
-
-    async def status_of(session: Any, space_id: str, thread_id: str) -> Any:
-        return (await run(session, thread_status, thread_id=thread_id, space_id=space_id)).scalar()
-
-    async def get_by_hash(session: Any, secret_hash: str) -> Any:
-        return obj((await run(session, key_by_hash, secret_hash=secret_hash)).first())
-
-    original_spaces_of = auth_repository.space_ids_of
-
-    async def space_ids_of(session: Any, key_ids: Any) -> Any:
-        if len(key_ids) != 1:
-            return await original_spaces_of(session, key_ids)
-        rows = await run(session, spaces_of_key, key_id=key_ids[0])
-        return {key_ids[0]: [r[0] for r in rows]}
-
-    async def get_record(session: Any, api_key_id: str, key: str) -> Any:
-        return obj((await run(session, record_by_key, api_key_id=api_key_id, key=key)).first())
-
-    original_message_page = message_repository.page
-
-    async def message_page(session: Any, thread_id: str, **kw: Any) -> Any:
-        if kw["after_seq"] is None and kw["after"] is None and kw["order"] == "asc":
-            rows = await run(session, first_messages, thread_id=thread_id, limit=kw["limit"] + 1)
-            return [obj(r) for r in rows]
-        return await original_message_page(session, thread_id, **kw)
-
-    original_thread_page = thread_repository.page
-
-    async def thread_page(session: Any, space_id: str, **kw: Any) -> Any:
-        if (
-            kw["after"] is None
-            and kw["sort"] == "last_message_at"
-            and kw["order"] == "desc"
-            and tuple(kw["statuses"]) == ("open", "locked")
-        ):
-            rows = await run(session, first_threads, space_id=space_id, limit=kw["limit"] + 1)
-            return [obj(r) for r in rows]
-        return await original_thread_page(session, space_id, **kw)
-
-    space_repository.exists = exists
-    thread_repository.get = get_thread
-    thread_repository.status_of = status_of
-    auth_repository.get_by_hash = get_by_hash
-    auth_repository.space_ids_of = space_ids_of
-    idem_repository.get = get_record
-    message_repository.page = message_page
-    thread_repository.page = thread_page
-
-
-def _rawjson() -> None:
-    from fastapi import Response
-
-    import threads_api.message.endpoints as message_endpoints
-    import threads_api.thread.endpoints as thread_endpoints
-    from threads_api import pages
-
-    original = pages.build_page
-
-    def build_page(request: Any, response: Any, items: Any, has_more: bool, **kw: Any) -> Any:
-        page = original(request, response, items, has_more, **kw)
-        raw = Response(page.model_dump_json(), media_type="application/json")
-        if "link" in response.headers:
-            raw.headers["Link"] = response.headers["link"]
-        return raw
-
-    message_endpoints.build_page = build_page
-    thread_endpoints.build_page = build_page
-
-
 def _switch() -> None:
     sys.setswitchinterval(0.0005)
 
@@ -432,8 +239,7 @@ def _nospacecheck() -> None:
 
 
 def main() -> None:
-    # prebuilt replaces repository functions that nospacecheck / idemlean override after it.
-    order = ["prebuilt", "core", *sorted(PATCHES - {"prebuilt", "core"})]
+    order = ["core", *sorted(PATCHES - {"core"})]
     for name in [p for p in order if p in PATCHES]:
         if name == "nolog":
             os.environ["THREADS_API_LOG_LEVEL"] = "WARNING"

@@ -399,7 +399,6 @@ async def _micro(n: int) -> list[tuple[str, float]]:
     import time as _time
 
     import aiosqlite
-    import patched_serve
     from sqlalchemy import bindparam, select
 
     from threads_api.config import Settings
@@ -494,9 +493,6 @@ async def _micro(n: int) -> list[tuple[str, float]]:
 
             await timed("aiosqlite execute_fetchall (1 thread hop)", raw)
         await sqlalchemy_rows("")
-        # The same with one thread hop per statement (bench/patched_serve.py onehop).
-        patched_serve._onehop()
-        await sqlalchemy_rows(", 1 hop/statement (onehop patch)")
     return rows
 
 

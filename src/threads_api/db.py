@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from threads_api.config import Settings
+from threads_api.reads import Reads
+from threads_api.sqlite_adapter import DRIVER as ONE_TRIP_DRIVER
 
 logger = logging.getLogger("threads_api.db")
 
@@ -33,7 +35,8 @@ class UnsafeDurability(RuntimeError):
 def _sqlite_engine(
     settings: Settings, *, immediate: bool, pool_size: int, create: bool, watcher: bool = False
 ) -> AsyncEngine:
-    url = make_url(settings.database_url)
+    # aiosqlite with one trip to its thread per statement (sqlite_adapter.py).
+    url = make_url(settings.database_url).set(drivername=f"sqlite+{ONE_TRIP_DRIVER}")
     path = url.database if url.database and url.database != ":memory:" else None
     if path and create:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +157,8 @@ class Database:
             if settings.is_sqlite
             else _postgres_engine(settings, migrating=migrating, watcher=True)
         )
+        # The routes read most read on the drivers' own connections (reads.py).
+        self.reads = Reads(settings)
         self.dialect = self.write_engine.dialect.name
         self.reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self.writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
@@ -196,6 +201,7 @@ class Database:
         logger.warning("UNSAFE: %s; serving anyway (THREADS_API_ALLOW_UNSAFE_DURABILITY)", message)
 
     async def dispose(self) -> None:
+        await self.reads.close()
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()

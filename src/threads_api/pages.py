@@ -9,6 +9,7 @@ from fastapi import Depends, Request, Response
 
 from threads_api.kit.cursor import CursorCodec
 from threads_api.kit.pagination import Page
+from threads_api.kit.schemas import json_bytes
 from threads_api.state import app_state
 from threads_api.urls import public_url
 
@@ -47,3 +48,22 @@ def build_page(
         next_cursor = cursor_codec(request).encode(binding, position_of(items[-1]))
         response.headers["Link"] = next_link(request, next_cursor)
     return Page[T](data=items, has_more=has_more, next_cursor=next_cursor)
+
+
+def page_response(
+    request: Request,
+    items: list[dict[str, Any]],
+    has_more: bool,
+    *,
+    binding: str,
+    position_of: Callable[[dict[str, Any]], list[Any]],
+) -> Response:
+    """As `build_page`, for items rendered already (plain reads, issue 11): the page's body
+    encoded once, with no model built or validated on the way."""
+    next_cursor = None
+    headers = {}
+    if has_more:
+        next_cursor = cursor_codec(request).encode(binding, position_of(items[-1]))
+        headers["Link"] = next_link(request, next_cursor)
+    page = {"object": "list", "data": items, "has_more": has_more, "next_cursor": next_cursor}
+    return Response(json_bytes(page), media_type="application/json", headers=headers)

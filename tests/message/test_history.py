@@ -189,12 +189,15 @@ async def test_a_page_of_threads_is_one_query_with_no_message_reads(
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(statement)
 
-    engine = app_state(app).database.read_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    # Pages are read on plain connections (reads.py); anything else would use the engines.
+    database = app_state(app).database
+    database.reads.observers.append(statements.append)
+    event.listen(database.read_engine.sync_engine, "before_cursor_execute", record)
     try:
         page = await client.get(f"/v1/spaces/{space['id']}/threads", params={"limit": 30})
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        event.remove(database.read_engine.sync_engine, "before_cursor_execute", record)
+        database.reads.observers.remove(statements.append)
 
     assert page.status_code == 200
     assert all(t["last_message"]["preview"].startswith("reply") for t in page.json()["data"])

@@ -16,7 +16,7 @@ from threads_api.kit.etag import with_etag
 from threads_api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit
 from threads_api.pages import CursorsDep, build_page
 from threads_api.routing import ApiRoute
-from threads_api.space.dependencies import ReadableSpaceId, ReadableSpaceIdBriefly
+from threads_api.space.dependencies import ReadableSpaceId
 from threads_api.space.errors import SpaceNotFound
 from threads_api.state import DatabaseDep, SessionDep, app_state
 
@@ -124,7 +124,7 @@ _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 async def stream_events(
     request: Request,
-    space_id: ReadableSpaceIdBriefly,
+    space_id: ReadableSpaceId,
     database: DatabaseDep,
     after: After = None,
     thread_id: ThreadFilter = None,

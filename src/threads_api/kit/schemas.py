@@ -1,7 +1,8 @@
 """The schema bases and the field types every domain shares (contract §10)."""
 
+import json
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -11,6 +12,7 @@ from pydantic import (
     PlainSerializer,
     WithJsonSchema,
 )
+from pydantic_core import to_json
 
 
 class Schema(BaseModel):
@@ -122,6 +124,22 @@ Timestamp = Annotated[
     PlainSerializer(format_timestamp, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
+
+
+def metadata_of(stored: str | dict[str, str]) -> dict[str, str]:
+    """A metadata column as a driver returns it: JSON text (sqlite3, asyncpg), or decoded."""
+    if isinstance(stored, dict):
+        return stored
+    if stored == "{}":
+        return {}
+    decoded: dict[str, str] = json.loads(stored)
+    return decoded
+
+
+def json_bytes(value: Any) -> bytes:
+    """`value` as compact JSON, byte for byte what a response model's `model_dump_json` makes
+    of the same data (one serializer: pydantic-core's)."""
+    return to_json(value)
 
 
 def utcnow() -> datetime:

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 
@@ -26,9 +26,9 @@ from threads_api.message.schemas import (
     ThreadWithMessageCreate,
 )
 from threads_api.message.service import message as message_service
-from threads_api.pages import CursorsDep, build_page
+from threads_api.pages import CursorsDep, build_page, page_response
 from threads_api.routing import ApiRoute
-from threads_api.space.dependencies import ReadableSpaceId, ReadableSpaceIdBriefly, WritableSpaceId
+from threads_api.space.dependencies import ReadableSpaceId, WritableSpaceId
 from threads_api.space.errors import SpaceNotFound
 from threads_api.state import DatabaseDep, SessionDep, app_state
 from threads_api.thread.errors import ThreadClosed, ThreadNotFound
@@ -84,12 +84,13 @@ async def create_thread_with_message(
 
 
 @router.get(
-    "", responses=error_responses(SpaceNotFound, ThreadNotFound, InvalidCursor, TooManyStreams)
+    "",
+    response_model=Page[Message],
+    responses=error_responses(SpaceNotFound, ThreadNotFound, InvalidCursor, TooManyStreams),
 )
 async def list_messages(
     request: Request,
-    response: Response,
-    space_id: ReadableSpaceIdBriefly,
+    space_id: ReadableSpaceId,
     thread_id: str,
     database: DatabaseDep,
     cursors: CursorsDep,
@@ -110,24 +111,23 @@ async def list_messages(
             "seconds for a new message (with `after_seq`: one with a greater seq).",
         ),
     ] = 0,
-) -> Page[Message]:
+) -> Response:
     """The messages of a thread, oldest first by default. With `wait`, a long-poll: the
     answer comes as soon as a message matches, or with an empty page after `wait` s."""
     binding = messages_binding(thread_id, order, after_seq)
     after = None if cursor is None else cursors.decode(binding, cursor)[0]
 
-    async def read() -> tuple[list[Message], bool]:
-        # A short transaction per read: no session is held while the long-poll waits.
-        async with database.reader() as session, session.begin():
-            return await message_service.page(
-                session,
-                space_id,
-                thread_id,
-                after_seq=after_seq,
-                order=order,
-                after=after,
-                limit=limit,
-            )
+    async def read() -> tuple[list[dict[str, Any]], bool]:
+        # Each read on a plain connection: nothing is held while the long-poll waits.
+        return await message_service.page(
+            database.reads,
+            space_id,
+            thread_id,
+            after_seq=after_seq,
+            order=order,
+            after=after,
+            limit=limit,
+        )
 
     items, has_more = await app_state(request).streams.wait_for(
         current_principal(request).key_id,
@@ -138,8 +138,8 @@ async def list_messages(
         found=lambda page: bool(page[0]),
         seconds=wait,
     )
-    return build_page(
-        request, response, items, has_more, binding=binding, position_of=lambda m: [m.seq]
+    return page_response(
+        request, items, has_more, binding=binding, position_of=lambda m: [m["seq"]]
     )
 
 

@@ -1,5 +1,6 @@
 """All SQL about messages."""
 
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -8,29 +9,70 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.kit.pagination import Order, keyset_page
 from threads_api.models import Message, MessageVersion
+from threads_api.reads import Dialect, Rows, Statement, Unit, statement
+from threads_api.thread import repository as thread_repository
 
 # Messages are read as Core rows and changed with Core statements: no ORM instances.
 messages = cast(Table, Message.__table__)
 versions = cast(Table, MessageVersion.__table__)
 
 
-async def add(session: AsyncSession, message: Message) -> None:
-    # A Core insert: one statement, no unit-of-work bookkeeping for a row we never change.
-    await session.execute(
-        insert(messages).values(
-            id=message.id,
-            space_id=message.space_id,
-            thread_id=message.thread_id,
-            seq=message.seq,
-            author=message.author,
-            content=message.content,
-            metadata=message.metadata_,
-            created_at=message.created_at,
-            version=message.version,
-            edited_at=message.edited_at,
-            deleted_at=message.deleted_at,
+# Built once, executed with the row's values: a request builds no statement and computes no
+# cache key (docs/perf-notes-issue11.md).
+_ADD = insert(messages)
+# (ORM attribute, its column) of every column: `metadata_` is the column `metadata`.
+_ATTRIBUTES = [
+    (attribute.key, attribute.columns[0]) for attribute in Message.__mapper__.column_attrs
+]
+
+
+def _columns(d: Dialect) -> str:
+    """A message row as `message/schemas.py` renders it (`message_json`), timestamps as text."""
+    return (
+        f"id, space_id, thread_id, seq, author, content, metadata, version,"
+        f" {d.ts('created_at')}, {d.ts('edited_at')}, {d.ts('deleted_at')}"
+    )
+
+
+@functools.cache
+def _page_statement(order: Order, after_seq: bool, after: bool) -> Statement:
+    """One statement per shape of the list, made once: `limit + 1` messages of a thread in
+    seq `order`, after `after_seq` and after the cursor's seq, when given."""
+    operator, direction = ("<", "DESC") if order == "desc" else (">", "ASC")
+    where = "thread_id = ?"
+    if after_seq:
+        where += " AND seq > ?"
+    if after:
+        where += f" AND seq {operator} ?"
+    return statement(
+        lambda d: (
+            f"SELECT {_columns(d)} FROM messages WHERE {where} ORDER BY seq {direction} LIMIT ?"
         )
     )
+
+
+def page(
+    space_id: str,
+    thread_id: str,
+    *,
+    after_seq: int | None,
+    order: Order,
+    after: int | None,
+    limit: int,
+) -> Unit[Rows | None]:
+    """A page of the thread's messages, on a plain connection (reads.py), after checking
+    that the thread is in the space: None when it is not."""
+    if not (yield thread_repository.EXISTS, (thread_id, space_id)):
+        return None
+    query = _page_statement(order, after_seq is not None, after is not None)
+    bounds = tuple(bound for bound in (after_seq, after) if bound is not None)
+    return (yield query, (thread_id, *bounds, limit + 1))
+
+
+async def add(session: AsyncSession, message: Message) -> None:
+    # A Core insert: one statement, no unit-of-work bookkeeping for a row we never change.
+    values = {column.key: getattr(message, attribute) for attribute, column in _ATTRIBUTES}
+    await session.execute(_ADD, values)
 
 
 async def get(
@@ -42,24 +84,6 @@ async def get(
         messages.c.space_id == space_id,
     )
     return (await session.execute(query)).first()
-
-
-async def page(
-    session: AsyncSession,
-    thread_id: str,
-    *,
-    after_seq: int | None,
-    order: Order,
-    after: int | None,
-    limit: int,
-) -> Sequence[Row[Any]]:
-    query = select(messages).where(messages.c.thread_id == thread_id)
-    if after_seq is not None:
-        query = query.where(messages.c.seq > after_seq)
-    query = keyset_page(
-        query, [messages.c.seq], None if after is None else [after], order=order, limit=limit
-    )
-    return (await session.execute(query)).all()
 
 
 async def change(session: AsyncSession, message_id: str, values: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -13,6 +13,7 @@ from threads_api.kit.schemas import (
     Schema,
     Timestamp,
     Title,
+    metadata_of,
     refuse_null,
 )
 from threads_api.thread.schemas import Thread
@@ -60,6 +61,25 @@ class Message(ResponseSchema):
     created_at: Timestamp
     edited_at: Timestamp | None
     deleted_at: Timestamp | None
+
+
+def message_json(row: Any) -> dict[str, Any]:
+    """A message as `Message` renders it, from a row of `repository._columns` (timestamps
+    read as text already): what the plain reads send without building the model (issue 11)."""
+    return {
+        "id": row[0],
+        "object": "message",
+        "space_id": row[1],
+        "thread_id": row[2],
+        "seq": row[3],
+        "author": row[4],
+        "content": row[5],
+        "metadata": metadata_of(row[6]),
+        "version": row[7],
+        "created_at": row[8],
+        "edited_at": row[9],
+        "deleted_at": row[10],
+    }
 
 
 class MessageVersion(ResponseSchema):

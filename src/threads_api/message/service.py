@@ -24,9 +24,11 @@ from threads_api.message.schemas import (
     MessageVersion,
     ThreadWithMessage,
     ThreadWithMessageCreate,
+    message_json,
 )
 from threads_api.models import Message as MessageRow
 from threads_api.models import Thread as ThreadRow
+from threads_api.reads import Reads
 from threads_api.space.service import check_merged_metadata
 from threads_api.thread import repository as thread_repository
 from threads_api.thread.errors import ThreadClosed, ThreadNotFound
@@ -127,7 +129,7 @@ class MessageService:
 
     async def page(
         self,
-        session: AsyncSession,
+        reads: Reads,
         space_id: str,
         thread_id: str,
         *,
@@ -135,15 +137,23 @@ class MessageService:
         order: Order,
         after: int | None,
         limit: int,
-    ) -> tuple[list[Message], bool]:
-        if not is_valid_id("thr", thread_id) or (
-            await thread_repository.status_of(session, space_id, thread_id) is None
-        ):
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A page of the thread's messages, rendered (`message_json`), and whether more
+        follow."""
+        rows = None
+        if is_valid_id("thr", thread_id):
+            rows = await reads.run(
+                repository.page,
+                space_id,
+                thread_id,
+                after_seq=after_seq,
+                order=order,
+                after=after,
+                limit=limit,
+            )
+        if rows is None:
             raise ThreadNotFound()
-        rows = await repository.page(
-            session, thread_id, after_seq=after_seq, order=order, after=after, limit=limit
-        )
-        return [Message.model_validate(r) for r in rows[:limit]], len(rows) > limit
+        return [message_json(row) for row in rows[:limit]], len(rows) > limit
 
     async def update(
         self,

@@ -6,37 +6,33 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.auth.dependencies import CurrentPrincipal, require_scope
 from threads_api.auth.principal import Principal, Scope
 from threads_api.kit.ids import is_valid_id
 from threads_api.space import repository
 from threads_api.space.errors import SpaceNotFound
-from threads_api.state import SessionDep, app_state
+from threads_api.state import app_state
 
 
-async def _visible_space_id(
-    request: Request, space_id: str, principal: Principal, session: AsyncSession
-) -> str:
+async def _visible_space_id(request: Request, space_id: str, principal: Principal) -> str:
     """The space id, or 404 alike for a malformed id, a missing space and another's space."""
     if not is_valid_id("spc", space_id) or not principal.sees_space(space_id):
         raise SpaceNotFound()
     # Non-admin keys are bound to spaces that exist. Spaces are never deleted, so a space
-    # seen once is remembered by the process and costs no query again.
-    known = app_state(request).known_spaces
-    if principal.is_admin and space_id not in known:
-        if not await repository.exists(session, space_id):
+    # seen once is remembered by the process and costs no query again. The query needs no
+    # transaction of the request's: it holds no connection while a stream or long-poll waits.
+    state = app_state(request)
+    if principal.is_admin and space_id not in state.known_spaces:
+        if not await state.database.reads.run(repository.exists, space_id):
             raise SpaceNotFound()
-        known.add(space_id)
+        state.known_spaces.add(space_id)
     return space_id
 
 
 def _space_with_scope(scope: Scope) -> Callable[..., Awaitable[str]]:
-    async def dependency(
-        request: Request, space_id: str, principal: CurrentPrincipal, session: SessionDep
-    ) -> str:
-        visible = await _visible_space_id(request, space_id, principal, session)
+    async def dependency(request: Request, space_id: str, principal: CurrentPrincipal) -> str:
+        visible = await _visible_space_id(request, space_id, principal)
         require_scope(principal, scope)  # after visibility: 404 comes before 403
         return visible
 
@@ -44,20 +40,5 @@ def _space_with_scope(scope: Scope) -> Callable[..., Awaitable[str]]:
 
 
 ReadableSpaceId = Annotated[str, Depends(_space_with_scope("read"))]
-
-
-async def _readable_space_id_briefly(
-    request: Request, space_id: str, principal: CurrentPrincipal
-) -> str:
-    """As ReadableSpaceId, in a short transaction of its own: for endpoints that wait (event
-    streams, long-polls), which must hold no session while they do."""
-    async with app_state(request).database.reader() as session, session.begin():
-        visible = await _visible_space_id(request, space_id, principal, session)
-    require_scope(principal, "read")
-    return visible
-
-
-# The request's session (SessionDep) is not opened for this one.
-ReadableSpaceIdBriefly = Annotated[str, Depends(_readable_space_id_briefly)]
 WritableSpaceId = Annotated[str, Depends(_space_with_scope("write"))]
 AdminSpaceId = Annotated[str, Depends(_space_with_scope("admin"))]

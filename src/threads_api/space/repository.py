@@ -7,10 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.kit.pagination import keyset_page
 from threads_api.models import Space
+from threads_api.reads import Unit, statement
+
+_EXISTS = statement(lambda d: "SELECT 1 FROM spaces WHERE id = ?")
 
 
-async def exists(session: AsyncSession, space_id: str) -> bool:
-    return await session.scalar(select(Space.id).where(Space.id == space_id)) is not None
+def exists(space_id: str) -> Unit[bool]:
+    """Whether the space exists, on a plain connection (reads.py)."""
+    return bool((yield _EXISTS, (space_id,)))
 
 
 async def get(session: AsyncSession, space_id: str) -> Space | None:

@@ -11,11 +11,11 @@ from threads_api.errors import (
 )
 from threads_api.kit.etag import etag_of, if_none_match_hits
 from threads_api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Order, Page
-from threads_api.pages import CursorsDep, build_page
+from threads_api.pages import CursorsDep, page_response
 from threads_api.routing import ApiRoute
 from threads_api.space.dependencies import ReadableSpaceId, WritableSpaceId
 from threads_api.space.errors import SpaceNotFound
-from threads_api.state import SessionDep
+from threads_api.state import SessionDep, app_state
 from threads_api.thread.errors import ThreadNotFound
 from threads_api.thread.schemas import StatusFilter, Thread, ThreadSort, ThreadUpdate
 from threads_api.thread.service import thread as thread_service
@@ -31,12 +31,12 @@ def threads_binding(
     return f"threads:{space_id}:{status}:{sort}:{order}"
 
 
-@router.get("", responses=error_responses(SpaceNotFound, InvalidCursor))
+@router.get(
+    "", response_model=Page[Thread], responses=error_responses(SpaceNotFound, InvalidCursor)
+)
 async def list_threads(
     request: Request,
-    response: Response,
     space_id: ReadableSpaceId,
-    session: SessionDep,
     cursors: CursorsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -45,11 +45,11 @@ async def list_threads(
     ] = None,
     sort: ThreadSort = "last_message_at",
     order: Order = "desc",
-) -> Page[Thread]:
+) -> Response:
     """The threads of a space, most recently active first by default."""
     binding = threads_binding(space_id, status, sort, order)
     items, has_more = await thread_service.page(
-        session,
+        app_state(request).database.reads,
         space_id,
         status=status,
         sort=sort,
@@ -57,9 +57,8 @@ async def list_threads(
         after=None if cursor is None else cursors.decode(binding, cursor),
         limit=limit,
     )
-    return build_page(
+    return page_response(
         request,
-        response,
         items,
         has_more,
         binding=binding,
@@ -76,19 +75,17 @@ async def list_threads(
     },
 )
 async def get_thread(
+    request: Request,
     space_id: ReadableSpaceId,
     thread_id: str,
-    session: SessionDep,
-    response: Response,
     if_none_match: Annotated[str | None, Header()] = None,
-) -> Thread | Response:
+) -> Response:
     """One thread, with a strong `ETag`; `If-None-Match` answers 304 when it is current."""
-    thread = await thread_service.get(session, space_id, thread_id)
-    etag = etag_of(thread)
+    body = await thread_service.read_json(app_state(request).database.reads, space_id, thread_id)
+    etag = etag_of(body)
     if if_none_match_hits(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    return thread
+    return Response(body, media_type="application/json", headers={"ETag": etag})
 
 
 @router.patch(

@@ -10,6 +10,7 @@ from threads_api.kit.schemas import (
     Schema,
     Timestamp,
     Title,
+    metadata_of,
     refuse_null,
 )
 
@@ -65,6 +66,34 @@ def _last_message(row: Any) -> dict[str, Any] | None:
         "author": row["last_message_author"],
         "preview": row["last_message_preview"],
         "created_at": row["last_message_created_at"],
+    }
+
+
+def thread_json(row: Any) -> dict[str, Any]:
+    """A thread as `Thread` renders it, from a row of `repository._columns` (timestamps read
+    as text already): what the plain reads send without building the model (issue 11)."""
+    last_message = None
+    if row[10] is not None:
+        last_message = {
+            "id": row[10],
+            "seq": row[11],
+            "author": row[12],
+            "preview": row[13],
+            "created_at": row[14],
+        }
+    return {
+        "id": row[0],
+        "object": "thread",
+        "space_id": row[1],
+        "title": row[2],
+        "status": row[3],
+        "metadata": metadata_of(row[4]),
+        "message_count": row[5],
+        "last_message_at": row[6],
+        "created_at": row[7],
+        "updated_at": row[8],
+        "archived_at": row[9],
+        "last_message": last_message,
     }
 
 

@@ -3,6 +3,7 @@ writes a message: that is message/service.py's `start_thread`."""
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,8 +11,9 @@ from threads_api.event.service import event as event_service
 from threads_api.kit.etag import check_if_match, etag_of
 from threads_api.kit.ids import is_valid_id
 from threads_api.kit.pagination import Order
-from threads_api.kit.schemas import format_timestamp, merge_metadata, utcnow
+from threads_api.kit.schemas import json_bytes, merge_metadata, utcnow
 from threads_api.models import Thread as ThreadRow
+from threads_api.reads import Reads
 from threads_api.space.service import check_merged_metadata
 from threads_api.thread import repository
 from threads_api.thread.errors import ThreadNotFound
@@ -23,6 +25,7 @@ from threads_api.thread.schemas import (
     ThreadSort,
     ThreadStatus,
     ThreadUpdate,
+    thread_json,
 )
 
 TITLE_LENGTH = 100
@@ -35,13 +38,14 @@ def default_title(content: str) -> str:
 
 
 class ThreadService:
-    async def get(self, session: AsyncSession, space_id: str, thread_id: str) -> Thread:
-        row = None
+    async def read_json(self, reads: Reads, space_id: str, thread_id: str) -> bytes:
+        """The thread as its response body, read on a plain connection (issue 11)."""
+        rows = []
         if is_valid_id("thr", thread_id):
-            row = await repository.read(session, space_id, thread_id)
-        if row is None:
+            rows = await reads.run(repository.read_plain, space_id, thread_id)
+        if not rows:
             raise ThreadNotFound()
-        return Thread.model_validate(row)
+        return json_bytes(thread_json(rows[0]))
 
     async def _row(self, session: AsyncSession, space_id: str, thread_id: str) -> ThreadRow:
         row = None
@@ -111,7 +115,7 @@ class ThreadService:
 
     async def page(
         self,
-        session: AsyncSession,
+        reads: Reads,
         space_id: str,
         *,
         status: StatusFilter | None,
@@ -119,28 +123,29 @@ class ThreadService:
         order: Order,
         after: Sequence[str] | None,
         limit: int,
-    ) -> tuple[list[Thread], bool]:
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A page of the space's threads, rendered (`thread_json`), and whether more follow."""
         if status is None:
             statuses: Sequence[ThreadStatus] = DEFAULT_STATUSES
         elif status == "all":
             statuses = THREAD_STATUSES
         else:
             statuses = (status,)
-        position = None if after is None else [datetime.fromisoformat(after[0]), after[1]]
-        rows = await repository.page(
-            session,
+        rows = await reads.run(
+            repository.page,
             space_id,
             statuses=statuses,
             sort=sort,
             order=order,
-            after=position,
+            after=after,
             limit=limit,
         )
-        return [Thread.model_validate(r) for r in rows[:limit]], len(rows) > limit
+        return [thread_json(row) for row in rows[:limit]], len(rows) > limit
 
     @staticmethod
-    def position_of(thread: Thread, sort: ThreadSort) -> list[str]:
-        return [format_timestamp(getattr(thread, sort)), thread.id]
+    def position_of(thread: dict[str, Any], sort: ThreadSort) -> list[str]:
+        """Where a rendered thread sits in its list: what its cursor holds."""
+        return [thread[sort], thread["id"]]
 
 
 thread = ThreadService()

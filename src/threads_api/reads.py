@@ -1,0 +1,238 @@
+"""Reads on the drivers' own connections, for the routes read most (issue 11, ADR 0011): no
+ORM session, no SQLAlchemy statement pipeline, no trip to aiosqlite's thread per statement.
+
+A read is a *unit*: a generator that yields `(statement, arguments)` and is sent back each
+statement's rows, so one definition runs on both drivers:
+
+- SQLite: the whole unit runs in one call on a reader thread, each thread with its own
+  `sqlite3` connection, every statement its own read transaction (WAL readers never wait for
+  the writer). The event loop is never blocked by a busy or slow disk.
+- PostgreSQL: each statement is one round trip on a pooled asyncpg connection, prepared once
+  per connection (asyncpg's statement cache), outside any transaction: under READ COMMITTED
+  a transaction would give its statements no common snapshot anyway.
+
+Outages answer 503 as the rest of the service does (app.py), and a SQLite file that left
+its path is never re-created empty.
+"""
+
+import asyncio
+import logging
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import asyncpg  # type: ignore[import-untyped]  # no stubs
+from sqlalchemy.engine import make_url
+
+from threads_api.config import Settings
+from threads_api.errors import ServiceUnavailable
+
+logger = logging.getLogger("threads_api.db")
+
+T = TypeVar("T")
+P = ParamSpec("P")
+# Tuples from sqlite3, asyncpg Records from PostgreSQL: both index by column number.
+Rows = list[Any]
+# What a unit yields, and is sent back for it: a statement and its arguments, then its rows.
+Unit = Generator[tuple["Statement", tuple[Any, ...]], Rows, T]
+
+# PostgreSQL error classes that mean "the database is not there", as app.py counts them.
+_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+_READER_THREADS = 2
+_POSTGRES_CONNECTIONS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    sqlite: str
+    postgres: str
+
+
+class _SqliteSql:
+    @staticmethod
+    def ts(column: str) -> str:
+        # Stored as SQLAlchemy writes it: "2026-11-29 15:12:53.579621", UTC.
+        return f"replace({column}, ' ', 'T') || 'Z'"
+
+    @staticmethod
+    def ts_arg() -> str:
+        return "replace(rtrim(?, 'Z'), 'T', ' ')"
+
+
+class _PostgresSql:
+    @staticmethod
+    def ts(column: str) -> str:
+        return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+    @staticmethod
+    def ts_arg() -> str:
+        return "?::text::timestamptz"
+
+
+Dialect = type[_SqliteSql] | type[_PostgresSql]
+
+
+def statement(template: Callable[[Dialect], str]) -> Statement:
+    """A statement for both drivers from one template, written with `?` placeholders, and
+    `d.ts(column)` for a timestamp column read as the API writes it
+    (`2026-11-29T15:12:53.579621Z`) and `d.ts_arg()` for an argument given so."""
+    postgres = template(_PostgresSql)
+    numbers = iter(range(1, postgres.count("?") + 1))
+    return Statement(
+        sqlite=template(_SqliteSql),
+        postgres=re.sub(r"\?", lambda _: f"${next(numbers)}", postgres),
+    )
+
+
+class Reads:
+    """The plain read connections of one process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        url = make_url(settings.database_url)
+        self._sqlite_path = url.database if settings.is_sqlite else None
+        self._postgres_dsn = (
+            None
+            if settings.is_sqlite
+            else url.set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        self._threads: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        # Called with each statement's text before it runs: for tests and bench/ to count.
+        self.observers: list[Callable[[str], None]] = []
+
+    async def run(self, unit: Callable[P, Unit[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """What `unit(*args)` returns, or 503 when the database cannot be reached."""
+        if self._sqlite_path is not None:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(_READER_THREADS, "sqlite-reader")
+            loop = asyncio.get_running_loop()
+            work = unit(*args, **kwargs)
+            return await loop.run_in_executor(self._threads, self._run_sqlite, work)
+        return await self._run_postgres(lambda: unit(*args, **kwargs))
+
+    async def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+        with self._opened_lock:
+            for connection in self._opened:
+                connection.close()
+            self._opened.clear()
+        if self._pool is not None:
+            await self._pool.close()
+
+    # SQLite ---------------------------------------------------------------------------------
+
+    def _run_sqlite(self, unit: Unit[T]) -> T:
+        try:
+            connection = self._sqlite_connection()
+            query, args = next(unit)
+            while True:
+                for observe in self.observers:
+                    observe(query.sqlite)
+                rows = connection.execute(query.sqlite, args).fetchall()
+                query, args = unit.send(rows)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        except sqlite3.OperationalError as error:
+            raise _unavailable(error) from error
+
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        """This thread's connection, reopened by path when the file it has open is no longer
+        the one at the path (moved away or replaced): a detached copy must not be served."""
+        path = self._sqlite_path
+        assert path is not None
+        try:
+            stat = os.stat(path)
+            file_id: tuple[int, int] | None = (stat.st_dev, stat.st_ino)
+        except OSError:
+            file_id = None
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None and self._local.file_id == file_id and file_id is not None:
+            return connection
+        if connection is not None:
+            self._local.connection = None
+            with self._opened_lock:
+                self._opened.remove(connection)
+            connection.close()
+        # mode=rw: a missing file is an outage ("unable to open database file"), not created.
+        connection = sqlite3.connect(
+            f"file:{path}?mode=rw",
+            uri=True,
+            timeout=self._settings.sqlite_busy_timeout_ms / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        connection.execute("PRAGMA query_only=ON")
+        self._local.connection, self._local.file_id = connection, file_id
+        with self._opened_lock:
+            self._opened.append(connection)
+        return connection
+
+    # PostgreSQL -----------------------------------------------------------------------------
+
+    async def _run_postgres(self, make_unit: Callable[[], Unit[T]]) -> T:
+        try:
+            pool = self._pool or await self._open_pool()
+            try:
+                return await self._run_postgres_once(pool, make_unit())
+            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as error:
+                if not _lost_connection(error):
+                    raise
+                # A pooled connection that died with the server fails its first statement:
+                # once more on a new one, so the first read after a restart succeeds.
+                return await self._run_postgres_once(pool, make_unit())
+        except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+            raise _unavailable(error) from error
+        except asyncpg.PostgresError as error:
+            if _lost_connection(error):
+                raise _unavailable(error) from error
+            raise
+
+    async def _run_postgres_once(self, pool: asyncpg.Pool, unit: Unit[T]) -> T:
+        timeout = self._settings.database_timeout_seconds
+        async with pool.acquire(timeout=timeout) as connection:
+            try:
+                query, args = next(unit)
+                while True:
+                    for observe in self.observers:
+                        observe(query.postgres)
+                    rows = await connection.fetch(query.postgres, *args)
+                    query, args = unit.send(rows)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+
+    async def _open_pool(self) -> asyncpg.Pool:
+        async with self._pool_lock:
+            if self._pool is None:
+                timeout = self._settings.database_timeout_seconds
+                self._pool = await asyncpg.create_pool(
+                    self._postgres_dsn,
+                    min_size=0,
+                    max_size=_POSTGRES_CONNECTIONS,
+                    timeout=timeout,
+                    command_timeout=timeout,
+                )
+            return self._pool
+
+
+def _lost_connection(error: BaseException) -> bool:
+    if isinstance(error, asyncpg.PostgresError):
+        return str(error.sqlstate)[:2] in _OUTAGE_SQLSTATE_CLASSES
+    return isinstance(error, OSError | asyncpg.InterfaceError)
+
+
+def _unavailable(error: BaseException) -> ServiceUnavailable:
+    logger.warning("database unavailable: %s", type(error).__name__)
+    return ServiceUnavailable("The database cannot be reached; retry later.")
