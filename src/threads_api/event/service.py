@@ -111,12 +111,7 @@ class EventService:
         the session's transaction. The event is written as the transaction commits: taking
         its position locks the space's counter until the commit (ADR 0009), so it is taken
         as late as can be, not while the rest of the request runs."""
-        pending = session.info.get(PENDING)
-        if pending is None:
-            pending = session.info[PENDING] = []
-            sync_session = session.sync_session
-            sa_event.listen(sync_session, "before_commit", _write_pending)
-            sa_event.listen(sync_session, "after_rollback", _forget_pending)
+        pending = session.info.setdefault(PENDING, [])
         pending.append(
             {
                 "id": new_id("evt"),
@@ -275,6 +270,12 @@ def _write_pending(session: Session) -> None:
 
 def _forget_pending(session: Session) -> None:
     session.info.pop(PENDING, None)
+
+
+# Listened to on the class, once: listening per session cost more than the append's own SQL.
+# Sessions with no pending events pass through both at the price of a dict lookup.
+sa_event.listen(Session, "before_commit", _write_pending)
+sa_event.listen(Session, "after_rollback", _forget_pending)
 
 
 def _expired_prefix(rows: Sequence[AnyRow], cutoff: datetime, owed: int | None) -> list[int]:

@@ -100,6 +100,7 @@ class Dispatcher:
         self._gathering: asyncio.TimerHandle | None = None
         self._fan_out_wanted = False
         self._active = False  # any webhook enabled, as last read
+        self._recheck = False  # a webhook changed here: read `_active` again
 
     @property
     def lease(self) -> timedelta:
@@ -121,6 +122,12 @@ class Dispatcher:
         except RuntimeError:
             return  # a connection handed back outside the loop (at exit): the poll catches up
         self._gathering = loop.call_later(APPEND_GATHER_SECONDS, self._gathered)
+
+    def webhooks_changed(self) -> None:
+        """A webhook was made or changed by this process: see soon (after its commit)
+        whether any is enabled, rather than at the next full round."""
+        self._recheck = True
+        self.appended()
 
     def _gathered(self) -> None:
         self._gathering = None
@@ -155,7 +162,10 @@ class Dispatcher:
         """`full` (every second): everything, new spaces and the purges included;
         `fan_out` (after appends): new events into jobs, then sending; neither (an attempt
         ended): sending only, which is all that its freed room needs."""
-        if fan_out:
+        # While none is enabled, appends cost no read: a webhook enabled by another process
+        # is seen by the next full round, and this process's own changes ask for a recheck.
+        if fan_out and (full or self._active or self._recheck):
+            self._recheck = False
             async with self._db.reader() as session, session.begin():
                 self._active = await repository.any_enabled(session)
         if self._active:

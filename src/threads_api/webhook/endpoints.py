@@ -53,7 +53,9 @@ async def create_webhook(
         # Its stored body shows `secret: null`; the tag is still the webhook's own.
         replay.headers["ETag"] = etag_of(Webhook.model_validate_json(bytes(replay.body)))
         return replay
-    created = await webhook_service.create(session, app_state(request).webhook_secrets, body)
+    state = app_state(request)
+    created = await webhook_service.create(session, state.webhook_secrets, body)
+    state.webhooks.webhooks_changed()
     await idempotency.created(
         created,
         location=f"/v1/webhooks/{created.id}",
@@ -93,6 +95,7 @@ async def get_webhook(
     responses=error_responses(WebhookNotFound, Forbidden, UnknownSpace, PreconditionFailed),
 )
 async def update_webhook(
+    request: Request,
     webhook_id: str,
     patch: WebhookUpdate,
     _: AdminPrincipal,
@@ -104,6 +107,7 @@ async def update_webhook(
     JSON merge patch. Disabling drops what was still to be sent; enabling again sends the
     events from then on, never the ones in between."""
     updated = await webhook_service.update(session, webhook_id, patch, if_match=if_match)
+    app_state(request).webhooks.webhooks_changed()
     return with_etag(response, updated)
 
 
