@@ -29,7 +29,7 @@ from threads_api.idempotency.errors import (
 )
 from threads_api.idempotency.service import IdempotencyKey, StoredResponse, fingerprint
 from threads_api.idempotency.service import idempotency as idempotency_service
-from threads_api.kit.etag import etag_of, with_etag
+from threads_api.kit.etag import etag_of
 from threads_api.state import SessionDep, app_state
 from threads_api.urls import public_url
 
@@ -113,15 +113,18 @@ class IdempotentCreate:
     async def created(self, resource: T, *, location: str, stored: BaseModel | None = None) -> T:
         """Answer with `resource` (the route's 201), with its `Location` and `ETag`; with a key,
         also store the response, or `stored` when a replay must show something else."""
+        # The bytes FastAPI sends for `resource`, made once for the stored copy and the ETag.
+        body = resource.model_dump_json().encode()
         if self._key is not None:
             if not self._claimed:
                 raise RuntimeError("call replay() before creating anything")
-            body = resource if stored is None else stored
+            kept = body if stored is None else stored.model_dump_json().encode()
             await idempotency_service.complete(
-                self._session, self._key, body=body, location=location
+                self._session, self._key, body=kept, location=location
             )
         self._response.headers["Location"] = public_url(self._request, location)
-        return with_etag(self._response, resource)
+        self._response.headers["ETag"] = etag_of(body)
+        return resource
 
     def _replayed(self, stored: StoredResponse) -> Response:
         headers = {"ETag": etag_of(stored.body), REPLAYED_HEADER: "true"}

@@ -1,4 +1,9 @@
-"""All SQL about idempotency records."""
+"""All SQL about idempotency records.
+
+The statements of the request path are built once, here, and executed with parameters: a
+request builds no statement and computes no cache key (docs/perf-notes-issue11.md). They
+are Core statements on the table: no ORM instance is made or tracked for a record.
+"""
 
 from datetime import datetime
 from typing import Any, Literal, cast
@@ -7,6 +12,10 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     LargeBinary,
+    Row,
+    String,
+    Table,
+    bindparam,
     delete,
     func,
     literal,
@@ -14,19 +23,62 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.models import IdempotencyRecord
 
+records = cast(Table, IdempotencyRecord.__table__)
 
-async def get(session: AsyncSession, api_key_id: str, key: str) -> IdempotencyRecord | None:
-    return await session.scalar(
-        select(IdempotencyRecord)
-        .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
-        .execution_options(populate_existing=True)
-    )
+# An UPDATE or DELETE may not name a bind parameter after a column of its table.
+_THIS_KEY = (
+    records.c.api_key_id == bindparam("where_api_key_id"),
+    records.c.key == bindparam("where_key"),
+)
+_GET = select(
+    records.c.fingerprint,
+    records.c.status_code,
+    records.c.response_body,
+    records.c.location,
+    records.c.expires_at,
+).where(*_THIS_KEY)
+# Executed with the column values: a placeholder row, status 0 and an empty body.
+_CLAIM_ON_SQLITE = sqlite.insert(records).on_conflict_do_nothing().returning(records.c.key)
+# On PostgreSQL the claim bounds its own wait (ADR 0003, "The 409 path"): its WHERE sets
+# `lock_timeout` for the transaction before the row reaches the unique index, where a racing
+# insert of the same key is waited for; RETURNING, evaluated only for a row that went in,
+# puts the default back (a NULL value is `SET LOCAL … TO DEFAULT`), so that the rest of the
+# request (the thread's row lock) waits as before. A claim that inserts nothing leaves the
+# bound set: the request then only reads the record, replaces an expired one (a wait the
+# bound is meant for) and ends. One round trip where set_config, INSERT, SET LOCAL were three.
+_CLAIM_ON_POSTGRESQL = text(
+    "INSERT INTO idempotency_records (api_key_id, key, fingerprint, status_code,"
+    " response_body, location, created_at, expires_at)"
+    " SELECT :api_key_id, :key, :fingerprint, 0, '', NULL, :now, :now"
+    " WHERE set_config('lock_timeout', :lock_timeout, true) IS NOT NULL"
+    " ON CONFLICT DO NOTHING"
+    " RETURNING set_config('lock_timeout', NULL, true)"
+).bindparams(
+    bindparam("api_key_id", type_=records.c.api_key_id.type),
+    bindparam("key", type_=records.c.key.type),
+    bindparam("fingerprint", type_=records.c.fingerprint.type),
+    bindparam("now", type_=records.c.created_at.type),
+    bindparam("lock_timeout", type_=String()),
+)
+_SET_LOCK_TIMEOUT = select(func.set_config("lock_timeout", bindparam("lock_timeout"), True))
+_DELETE_EXPIRED = delete(records).where(
+    *_THIS_KEY, records.c.expires_at <= bindparam("where_now", type_=records.c.expires_at.type)
+)
+_COMPLETE = update(records).where(*_THIS_KEY)
+
+
+async def get(
+    session: AsyncSession, api_key_id: str, key: str
+) -> Row[Any, Any, Any, Any, Any] | None:
+    """The key's record (fingerprint, status_code, response_body, location, expires_at)."""
+    params = {"where_api_key_id": api_key_id, "where_key": key}
+    return (await session.execute(_GET, params)).first()
 
 
 Claim = Literal["claimed", "taken", "busy"]
@@ -53,51 +105,47 @@ async def claim(
 
     On PostgreSQL a racing insert of the same key waits here until the first transaction
     ends: if that one committed this is "taken", if it rolled back this one claims the key.
-    The wait is bounded by `lock_timeout`, set for this statement only, so a
-    duplicate of a slow request is told so rather than held until the statement timeout.
+    The wait is bounded by `lock_timeout` (see `_CLAIM_ON_POSTGRESQL`), so a duplicate of a
+    slow request is told so rather than held until the statement timeout.
     On SQLite the writer's `BEGIN IMMEDIATE` already excludes every other claim.
     """
-    on_postgresql = session.get_bind().dialect.name == "postgresql"
-    insert = postgresql.insert if on_postgresql else sqlite.insert
-    statement = (
-        insert(IdempotencyRecord)
-        .values(
-            api_key_id=api_key_id,
-            key=key,
-            fingerprint=fingerprint,
-            status_code=0,
-            response_body=b"",
-            location=None,
-            created_at=now,
-            expires_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.key)
-    )
-    expired = delete(IdempotencyRecord).where(
-        IdempotencyRecord.api_key_id == api_key_id,
-        IdempotencyRecord.key == key,
-        IdempotencyRecord.expires_at <= now,
-    )
-    if not on_postgresql:
+    expired = {"where_api_key_id": api_key_id, "where_key": key, "where_now": now}
+    if session.get_bind().dialect.name != "postgresql":
         if replace_expired:
-            await session.execute(expired)
-        return "claimed" if (await session.execute(statement)).first() else "taken"
+            await session.execute(_DELETE_EXPIRED, expired)
+        values = {
+            "api_key_id": api_key_id,
+            "key": key,
+            "fingerprint": fingerprint,
+            "status_code": 0,
+            "response_body": b"",
+            "location": None,
+            "created_at": now,
+            "expires_at": now,
+        }
+        claimed = (await session.execute(_CLAIM_ON_SQLITE, values)).first()
+        return "claimed" if claimed else "taken"
+    lock_timeout = f"{max(1, int(wait_seconds * 1000))}ms"
     # No savepoint: when the wait runs out the request answers 409 and its whole transaction
     # is rolled back anyway, so the failed statement needs no recovery.
     try:
-        await session.execute(
-            select(func.set_config("lock_timeout", f"{max(1, int(wait_seconds * 1000))}ms", True))
-        )
         if replace_expired:
-            await session.execute(expired)
-        row = (await session.execute(statement)).first()
-        await session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+            # The delete waits for whoever else is replacing the record: bounded too.
+            await session.execute(_SET_LOCK_TIMEOUT, {"lock_timeout": lock_timeout})
+            await session.execute(_DELETE_EXPIRED, expired)
+        params = {
+            "api_key_id": api_key_id,
+            "key": key,
+            "fingerprint": fingerprint,
+            "now": now,
+            "lock_timeout": lock_timeout,
+        }
+        claimed = (await session.execute(_CLAIM_ON_POSTGRESQL, params)).first()
     except DBAPIError as error:
         if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             return "busy"
         raise
-    return "claimed" if row else "taken"
+    return "claimed" if claimed else "taken"
 
 
 async def complete(
@@ -111,11 +159,15 @@ async def complete(
     expires_at: datetime,
 ) -> None:
     await session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
-        .values(
-            status_code=status_code, response_body=body, location=location, expires_at=expires_at
-        )
+        _COMPLETE,
+        {
+            "where_api_key_id": api_key_id,
+            "where_key": key,
+            "status_code": status_code,
+            "response_body": body,
+            "location": location,
+            "expires_at": expires_at,
+        },
     )
 
 

@@ -12,10 +12,9 @@ import json
 import logging
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.db import Database
@@ -62,44 +61,56 @@ class IdempotencyService:
         Raises `IdempotencyInFlight` (409) while another request holds the key, and
         `IdempotencyKeyReused` (422) when it was used with another request."""
         now = utcnow()
-        record = await repository.get(session, key.api_key_id, key.key)
-        expired = record is not None and record.expires_at <= now
-        if record is None or expired:
-            record = None
-            claim = await repository.claim(
-                session,
-                key.api_key_id,
-                key.key,
-                key.fingerprint,
-                now,
-                wait_seconds=key.wait_seconds,
-                replace_expired=expired,
+        # Claim first: a new key (the usual case) costs one statement; the record is read
+        # only when the key is taken.
+        claim = await self._claim(session, key, now, replace_expired=False)
+        record = None
+        if claim == "taken":
+            record = await repository.get(session, key.api_key_id, key.key)
+            if record is not None and record.expires_at <= now:
+                # An expired record counts as absent: replace it with this request's claim.
+                claim = await self._claim(session, key, now, replace_expired=True)
+                record = None
+                if claim == "taken":
+                    # A racing request replaced it first and committed: answer as it did.
+                    record = await repository.get(session, key.api_key_id, key.key)
+        if claim == "claimed":
+            return None
+        if record is None:
+            # Busy, or the record went between the claim and the read (purged): in flight.
+            raise IdempotencyInFlight(
+                "A request with this key is still running; retry shortly with the same key."
             )
-            if claim == "claimed":
-                return None
-            if claim == "taken":
-                # A racing request with this key committed while we waited: answer as it did.
-                record = await repository.get(session, key.api_key_id, key.key)
-            if record is None:
-                raise IdempotencyInFlight(
-                    "A request with this key is still running; retry shortly with the same key."
-                )
         if record.fingerprint != key.fingerprint:
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was used with another request (method, path or body)."
             )
         return StoredResponse(record.status_code, record.response_body, record.location)
 
+    async def _claim(
+        self, session: AsyncSession, key: IdempotencyKey, now: datetime, *, replace_expired: bool
+    ) -> repository.Claim:
+        return await repository.claim(
+            session,
+            key.api_key_id,
+            key.key,
+            key.fingerprint,
+            now,
+            wait_seconds=key.wait_seconds,
+            replace_expired=replace_expired,
+        )
+
     async def complete(
-        self, session: AsyncSession, key: IdempotencyKey, *, body: BaseModel, location: str
+        self, session: AsyncSession, key: IdempotencyKey, *, body: bytes, location: str
     ) -> None:
-        """Store the 201 of the request that claimed `key`; retention counts from now."""
+        """Store the 201 of the request that claimed `key` (`body`: its JSON, as sent);
+        retention counts from now."""
         await repository.complete(
             session,
             key.api_key_id,
             key.key,
             status_code=201,
-            body=body.model_dump_json().encode(),
+            body=body,
             location=location,
             expires_at=utcnow() + key.ttl,
         )
