@@ -25,9 +25,10 @@ from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from threads_api.config import Settings
 from threads_api.errors import ServiceUnavailable
@@ -96,22 +97,22 @@ class Reads:
         self._settings = settings
         url = make_url(settings.database_url)
         self._sqlite_path = url.database if settings.is_sqlite else None
-        self._postgres_dsn = (
-            None
-            if settings.is_sqlite
-            else url.set(drivername="postgresql").render_as_string(hide_password=False)
-        )
+        self._postgres_options = None if settings.is_sqlite else _asyncpg_options(url)
         self._threads: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
+        self._closed = False
         # Called with each statement's text before it runs: for tests and bench/ to count.
         self.observers: list[Callable[[str], None]] = []
 
     async def run(self, unit: Callable[P, Unit[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """What `unit(*args)` returns, or 503 when the database cannot be reached."""
+        if self._closed:
+            # Disposed (the app's lifespan ended) under a request still in flight.
+            raise _unavailable(RuntimeError("the plain read connections are closed"))
         if self._sqlite_path is not None:
             if self._threads is None:
                 self._threads = ThreadPoolExecutor(_READER_THREADS, "sqlite-reader")
@@ -121,6 +122,7 @@ class Reads:
         return await self._run_postgres(lambda: unit(*args, **kwargs))
 
     async def close(self) -> None:
+        self._closed = True
         if self._threads is not None:
             self._threads.shutdown(wait=True)
         with self._opened_lock:
@@ -167,7 +169,7 @@ class Reads:
             connection.close()
         # mode=rw: a missing file is an outage ("unable to open database file"), not created.
         connection = sqlite3.connect(
-            f"file:{path}?mode=rw",
+            f"file:{quote(path)}?mode=rw",
             uri=True,
             timeout=self._settings.sqlite_busy_timeout_ms / 1000,
             isolation_level=None,
@@ -218,13 +220,32 @@ class Reads:
             if self._pool is None:
                 timeout = self._settings.database_timeout_seconds
                 self._pool = await asyncpg.create_pool(
-                    self._postgres_dsn,
+                    **(self._postgres_options or {}),
                     min_size=0,
                     max_size=_POSTGRES_CONNECTIONS,
                     timeout=timeout,
                     command_timeout=timeout,
+                    # Nothing to reset: these connections only ever run single SELECTs (no
+                    # transaction, setting, lock or LISTEN), and the default reset costs a
+                    # round trip per read.
+                    reset=_nothing_to_reset,
                 )
             return self._pool
+
+
+def _asyncpg_options(url: URL) -> dict[str, Any]:
+    """What SQLAlchemy's asyncpg dialect gives `asyncpg.connect` for this URL (host, port,
+    `ssl`, several hosts...), so that the plain reads connect as the engines do; its own
+    statement cache's size is asyncpg's here."""
+    _, options = url.get_dialect()().create_connect_args(url)
+    options.pop("prepared_statement_name_func", None)
+    if "prepared_statement_cache_size" in options:
+        options["statement_cache_size"] = options.pop("prepared_statement_cache_size")
+    return dict(options)
+
+
+async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
+    return None
 
 
 def _lost_connection(error: BaseException) -> bool:

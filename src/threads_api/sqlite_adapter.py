@@ -59,7 +59,7 @@ def _execute_many(connection: sqlite3.Connection, operation: str, rows: Any) -> 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A cursor that is only the outcome of its last statement: no aiosqlite cursor behind."""
 
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
 
     def __init__(self, adapt_connection: Any) -> None:
         self._adapt_connection = adapt_connection
@@ -69,6 +69,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        # sqlite3's default: what `fetchmany()` without a size fetches.
+        self._arraysize = 1
 
     @property
     def description(self) -> Any:
@@ -81,6 +83,14 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     @property
     def lastrowid(self) -> Any:
         return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         async with self._adapt_connection._execute_mutex:
