@@ -36,6 +36,7 @@ from threads_api.kit.validation import error_message
 from threads_api.logs import configure_logging
 from threads_api.middleware import RequestContextMiddleware, request_id_of
 from threads_api.openapi import build_openapi, operation_id
+from threads_api.reads import OUTAGE_SQLSTATE_CLASSES
 from threads_api.state import AppState, set_app_state
 from threads_api.workers import Workers
 
@@ -129,10 +130,6 @@ async def handle_http_exception(table: MethodTable, request: Request, error: Exc
     raise error
 
 
-# SQLSTATE classes that mean "the server is not there for us right now": connection exception,
-# insufficient resources (too many connections), operator intervention (shutting down,
-# starting up after a crash - asyncpg's CannotConnectNowError - or a cancelled statement).
-_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
 # The database stack. asyncpg raises a refused or lost connection as a bare OSError and a
 # statement past its timeout as a bare TimeoutError, and SQLAlchemy passes both through: raised
 # in here they mean the database did not answer. Raised anywhere else, they are bugs (500).
@@ -158,7 +155,7 @@ def _is_outage(error: Exception) -> bool:
     # The asyncpg adapter maps some outage errors (57P03 "the database system is starting up")
     # to the generic DBAPIError: tell them from bugs by their SQLSTATE.
     sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return isinstance(sqlstate, str) and sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES
+    return isinstance(sqlstate, str) and sqlstate[:2] in OUTAGE_SQLSTATE_CLASSES
 
 
 async def handle_database_unavailable(request: Request, error: Exception) -> Response:

@@ -42,8 +42,11 @@ Rows = list[Any]
 # What a unit yields, and is sent back for it: a statement and its arguments, then its rows.
 Unit = Generator[tuple["Statement", tuple[Any, ...]], Rows, T]
 
-# PostgreSQL error classes that mean "the database is not there", as app.py counts them.
-_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+# SQLSTATE classes that mean "the server is not there for us right now": connection exception,
+# insufficient resources (too many connections), operator intervention (shutting down,
+# starting up after a crash - asyncpg's CannotConnectNowError - or a cancelled statement).
+# The engines' errors are classified with them too (app.py).
+OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
 _READER_THREADS = 2
 _POSTGRES_CONNECTIONS = 8
 
@@ -118,7 +121,13 @@ class Reads:
                 self._threads = ThreadPoolExecutor(_READER_THREADS, "sqlite-reader")
             loop = asyncio.get_running_loop()
             work = unit(*args, **kwargs)
-            return await loop.run_in_executor(self._threads, self._run_sqlite, work)
+            try:
+                # Bounded as a wait for a pooled engine connection is (db.py): a stuck disk
+                # answers 503 rather than hold every read forever.
+                async with asyncio.timeout(self._settings.database_timeout_seconds * 6):
+                    return await loop.run_in_executor(self._threads, self._run_sqlite, work)
+            except TimeoutError as error:
+                raise _unavailable(error) from error
         return await self._run_postgres(lambda: unit(*args, **kwargs))
 
     async def close(self) -> None:
@@ -250,7 +259,7 @@ async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
 
 def _lost_connection(error: BaseException) -> bool:
     if isinstance(error, asyncpg.PostgresError):
-        return str(error.sqlstate)[:2] in _OUTAGE_SQLSTATE_CLASSES
+        return str(error.sqlstate)[:2] in OUTAGE_SQLSTATE_CLASSES
     return isinstance(error, OSError | asyncpg.InterfaceError)
 
 

@@ -126,10 +126,8 @@ Timestamp = Annotated[
 ]
 
 
-def metadata_of(stored: str | dict[str, str]) -> dict[str, str]:
-    """A metadata column as a driver returns it: JSON text (sqlite3, asyncpg), or decoded."""
-    if isinstance(stored, dict):
-        return stored
+def metadata_of(stored: str) -> dict[str, str]:
+    """A metadata column as the plain drivers return it (sqlite3, asyncpg): JSON text."""
     if stored == "{}":
         return {}
     decoded: dict[str, str] = json.loads(stored)
