@@ -126,7 +126,8 @@ class Reads:
                 # answers 503 rather than hold every read forever.
                 async with asyncio.timeout(self._settings.database_timeout_seconds * 6):
                     return await loop.run_in_executor(self._threads, self._run_sqlite, work)
-            except TimeoutError as error:
+            except (TimeoutError, sqlite3.OperationalError) as error:
+                # Logged here, in the request's context (its request id), not on the thread.
                 raise _unavailable(error) from error
         return await self._run_postgres(lambda: unit(*args, **kwargs))
 
@@ -155,8 +156,6 @@ class Reads:
         except StopIteration as done:
             result: T = done.value
             return result
-        except sqlite3.OperationalError as error:
-            raise _unavailable(error) from error
 
     def _sqlite_connection(self) -> sqlite3.Connection:
         """This thread's connection, reopened by path when the file it has open is no longer
