@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -468,4 +469,19 @@ def machine() -> dict[str, str]:
         "git": out("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD")
         + f" (+{len(out('git', '-C', str(ROOT), 'status', '--short', 'src').splitlines())}"
         " changed files in src/)",
+    }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def milliseconds(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    return {
+        "p50": round(statistics.median(values) * 1000, 1),
+        "p99": round(percentile(values, 0.99) * 1000, 1),
+        "max": round(max(values) * 1000, 1),
     }

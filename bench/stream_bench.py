@@ -43,7 +43,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ADMIN_KEY, CLIENT_CPU, OUT, Server, fresh_database, log, start_ours
+from common import (
+    ADMIN_KEY,
+    CLIENT_CPU,
+    OUT,
+    Server,
+    fresh_database,
+    log,
+    milliseconds,
+    start_ours,
+)
 
 SUBSCRIBERS = int(os.environ.get("BENCH_SUBSCRIBERS", "1000"))
 DATABASE = os.environ.get("BENCH_DATABASE", "sqlite")
@@ -107,6 +116,10 @@ class Subscriber:
         self.arrivals[chunk[message : message + 30].decode()] = now
 
 
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().strip()
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -117,25 +130,6 @@ def rss_kib(pid: int) -> int:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def loadavg() -> str:
-    return Path("/proc/loadavg").read_text().strip()
-
-
-def milliseconds(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    return {
-        "p50": round(statistics.median(values) * 1000, 1),
-        "p99": round(percentile(values, 0.99) * 1000, 1),
-        "max": round(max(values) * 1000, 1),
-    }
 
 
 async def post_steadily(

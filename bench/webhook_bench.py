@@ -75,6 +75,7 @@ from common import (
     fresh_database,
     log,
     machine,
+    milliseconds,
     start_ours,
     taskset,
     wrk,
@@ -212,21 +213,6 @@ async def post_messages(
 
 
 # --- measuring ---------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def milliseconds(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    return {
-        "p50": round(statistics.median(values) * 1000, 1),
-        "p99": round(percentile(values, 0.99) * 1000, 1),
-        "max": round(max(values) * 1000, 1),
-    }
 
 
 def loadavg() -> str:

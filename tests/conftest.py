@@ -22,21 +22,19 @@ import httpx
 import pytest
 
 from tests.helpers import (
-    ADMIN_SECRET,
     Api,
+    admin_client,
     asyncpg_dsn,
     make_settings,
     pg_admin,
     pg_database_url,
+    started_app,
 )
 from tests.reliability.pg_cluster import PgCluster, start_cluster
 from tests.servers import Server, start_server
-from threads_api.api_key.service import api_key as api_key_service
-from threads_api.app import create_app
 from threads_api.config import Settings
 from threads_api.migrate import migrate
 from threads_api.models import Base
-from threads_api.state import app_state
 
 # Emptied before each PostgreSQL test, children first. DELETE rather than TRUNCATE: on tables
 # this small it is several times faster (TRUNCATE makes and fsyncs new files), ~500 times a run.
@@ -109,19 +107,14 @@ def settings(database_url: str, settings_overrides: dict[str, Any]) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Any]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        await api_key_service.bootstrap(app_state(application).database, ADMIN_SECRET)
+    async with started_app(settings) as application:
         yield application
 
 
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An admin client over the ASGI app."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://test", headers={"X-API-Key": ADMIN_SECRET}
-    ) as http:
+    async with admin_client(app) as http:
         yield http
 
 

@@ -2,8 +2,10 @@
 real server processes in servers.py). Test modules import from here, never from conftest.py
 or from another test module."""
 
+import contextlib
 import os
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +13,33 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
+from threads_api.api_key.service import api_key as api_key_service
+from threads_api.app import create_app
 from threads_api.config import Settings
+from threads_api.state import app_state
 
 ADMIN_SECRET = "tk_test_admin_secret_0123456789"
 DEFAULT_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "request_id"}
+
+
+@contextlib.asynccontextmanager
+async def started_app(settings: Settings) -> AsyncIterator[Any]:
+    """The app through its lifespan, with the admin key (ADMIN_SECRET) bootstrapped."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        await api_key_service.bootstrap(app_state(application).database, ADMIN_SECRET)
+        yield application
+
+
+@contextlib.asynccontextmanager
+async def admin_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin client over the ASGI app."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers={"X-API-Key": ADMIN_SECRET}
+    ) as client:
+        yield client
 
 
 def problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:

@@ -14,11 +14,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.helpers import ADMIN_SECRET, make_settings, problem
+from tests.helpers import ADMIN_SECRET, admin_client, make_settings, problem, started_app
 from tests.servers import Server
-from threads_api.api_key.service import api_key as api_key_service
-from threads_api.app import create_app
-from threads_api.state import app_state
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -108,14 +105,8 @@ async def outage(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Any, 
         cut, restore = proxy.stop, proxy.start
 
     settings = make_settings(url, database_timeout_seconds=2)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        await api_key_service.bootstrap(app_state(application).database, ADMIN_SECRET)
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://test", headers={"X-API-Key": ADMIN_SECRET}
-        ) as client:
-            yield client, cut, restore
+    async with started_app(settings) as application, admin_client(application) as client:
+        yield client, cut, restore
     if proxy is not None:
         await proxy.stop()
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.helpers import ADMIN_SECRET, Api, make_settings
+from tests.helpers import ADMIN_SECRET, Api, admin_client, make_settings, started_app
 from threads_api.api_key.service import api_key as api_key_service
 from threads_api.app import create_app
 from threads_api.config import Settings
@@ -23,14 +23,9 @@ from threads_api.state import app_state
 
 @contextlib.asynccontextmanager
 async def serve(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(make_settings(database_url))
-    async with application.router.lifespan_context(application):
-        await api_key_service.bootstrap(app_state(application).database, ADMIN_SECRET)
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://test", headers={"X-API-Key": ADMIN_SECRET}
-        ) as client:
-            yield client
+    settings = make_settings(database_url)
+    async with started_app(settings) as application, admin_client(application) as client:
+        yield client
 
 
 async def assert_every_read_answers(client: httpx.AsyncClient) -> None:
@@ -81,10 +76,8 @@ async def test_reads_in_flight_at_shutdown_never_answer_500(settings: Settings) 
     application = create_app(settings)
     lifespan = application.router.lifespan_context(application)
     await lifespan.__aenter__()
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://test", headers={"X-API-Key": ADMIN_SECRET}
-    ) as client:
+    # The client outlives the app's lifespan: the reads end after the database is disposed.
+    async with admin_client(application) as client:
         try:
             await api_key_service.bootstrap(app_state(application).database, ADMIN_SECRET)
             api = Api(client)

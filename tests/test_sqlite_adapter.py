@@ -18,12 +18,9 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 import threads_api.sqlite_adapter  # noqa: F401 - registers the driver
-from tests.helpers import ADMIN_SECRET, Api, make_settings, problem
-from threads_api.api_key.service import api_key as api_key_service
-from threads_api.app import create_app
+from tests.helpers import Api, admin_client, make_settings, problem, started_app
 from threads_api.db import Database
 from threads_api.sqlite_adapter import DRIVER
-from threads_api.state import app_state
 
 
 @pytest.fixture
@@ -225,19 +222,14 @@ async def locked_app(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Any
     path = tmp_path / "threads.db"
     shutil.copyfile(sqlite_template, path)
     settings = make_settings(f"sqlite+aiosqlite:///{path}", sqlite_busy_timeout_ms=200)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        await api_key_service.bootstrap(app_state(application).database, ADMIN_SECRET)
+    async with started_app(settings) as application:
         application.state.path = path
         yield application
 
 
 @pytest.fixture
 async def http(locked_app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=locked_app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://test", headers={"X-API-Key": ADMIN_SECRET}
-    ) as client:
+    async with admin_client(locked_app) as client:
         yield client
 
 

@@ -43,10 +43,8 @@ def build_page(
     position_of: Callable[[T], list[Any]],
 ) -> Page[T]:
     """The list body, plus the `Link` header when another page follows."""
-    next_cursor = None
-    if has_more:
-        next_cursor = cursor_codec(request).encode(binding, position_of(items[-1]))
-        response.headers["Link"] = next_link(request, next_cursor)
+    next_cursor, headers = _next_page(request, items, has_more, binding, position_of)
+    response.headers.update(headers)
     return Page[T](data=items, has_more=has_more, next_cursor=next_cursor)
 
 
@@ -60,10 +58,20 @@ def page_response(
 ) -> Response:
     """As `build_page`, for items rendered already (plain reads, issue 11): the page's body
     encoded once, with no model built or validated on the way."""
-    next_cursor = None
-    headers = {}
-    if has_more:
-        next_cursor = cursor_codec(request).encode(binding, position_of(items[-1]))
-        headers["Link"] = next_link(request, next_cursor)
+    next_cursor, headers = _next_page(request, items, has_more, binding, position_of)
     page = {"object": "list", "data": items, "has_more": has_more, "next_cursor": next_cursor}
     return Response(json_bytes(page), media_type="application/json", headers=headers)
+
+
+def _next_page(
+    request: Request,
+    items: list[T],
+    has_more: bool,
+    binding: str,
+    position_of: Callable[[T], list[Any]],
+) -> tuple[str | None, dict[str, str]]:
+    """The cursor of the page after this one, and its `Link` header; none on the last page."""
+    if not has_more:
+        return None, {}
+    next_cursor = cursor_codec(request).encode(binding, position_of(items[-1]))
+    return next_cursor, {"Link": next_link(request, next_cursor)}

@@ -56,6 +56,13 @@ def page_bytes(items: list[bytes], has_more: bool, next_cursor: str | None) -> b
     return b'{"object":"list","data":[' + b",".join(items) + b"]," + tail[1:].encode()
 
 
+def assert_page_is_modelled(page: httpx.Response, modelled: dict[str, bytes], why: Any) -> None:
+    """The page's bytes are those of a page made of each item's model JSON (`modelled`)."""
+    body = page.json()
+    items = [modelled[item["id"]] for item in body["data"]]
+    assert page.content == page_bytes(items, body["has_more"], body["next_cursor"]), why
+
+
 async def arrange(api: Any, client: httpx.AsyncClient, app: Any) -> dict[str, Any]:
     """A space with threads in every status and of every timestamp shape, ties included."""
     space = await api.space()
@@ -109,13 +116,7 @@ class TestThreadPages:
                     if status is not None:
                         params["status"] = status
                     for page in await walk(client, threads_url(space_id), params):
-                        body = page.json()
-                        expected = page_bytes(
-                            [modelled[t["id"]] for t in body["data"]],
-                            body["has_more"],
-                            body["next_cursor"],
-                        )
-                        assert page.content == expected, params
+                        assert_page_is_modelled(page, modelled, params)
 
     async def test_a_cursor_walk_sees_every_thread_once_in_order(self, api, client, app):
         arranged = await arrange(api, client, app)
@@ -205,14 +206,8 @@ class TestMessagePages:
                     pages = await walk(client, url, params)
                     seqs = []
                     for page in pages:
-                        body = page.json()
-                        expected = page_bytes(
-                            [modelled[m["id"]] for m in body["data"]],
-                            body["has_more"],
-                            body["next_cursor"],
-                        )
-                        assert page.content == expected, params
-                        seqs += [m["seq"] for m in body["data"]]
+                        assert_page_is_modelled(page, modelled, params)
+                        seqs += [m["seq"] for m in page.json()["data"]]
                     wanted = [s for s in range(1, 10) if after_seq is None or s > after_seq]
                     assert seqs == (wanted if order == "asc" else wanted[::-1]), params
 
