@@ -12,7 +12,6 @@ vanished from its path is never silently re-created empty.
 """
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,8 +21,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from threads_api.config import Settings
-from threads_api.reads import Reads
+from threads_api.reads import Reads, sqlite_file_id, sqlite_pragmas
 from threads_api.sqlite_adapter import DRIVER as ONE_TRIP_DRIVER
+from threads_api.writes import Writes
 
 logger = logging.getLogger("threads_api.db")
 
@@ -57,27 +57,21 @@ def _sqlite_engine(
         # Let SQLAlchemy, not the driver, decide when transactions begin (see on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
-        # FULL: an acknowledged commit survives power loss, not only a process crash.
-        cursor.execute("PRAGMA synchronous=FULL")
-        # Erasure (ADR 0007): freed space is zeroed, so deleted text does not linger in free
-        # pages or cells. Old WAL frames are dealt with by `checkpoint_after_erasure`.
-        cursor.execute("PRAGMA secure_delete=ON")
+        for pragma in sqlite_pragmas(settings):
+            cursor.execute(pragma)
         cursor.close()
 
     if path:
 
         @event.listens_for(engine.sync_engine, "connect")
         def remember_file(_dbapi_connection: Any, record: Any) -> None:
-            record.info["file_id"] = _file_id(path)
+            record.info["file_id"] = sqlite_file_id(path)
 
         @event.listens_for(engine.sync_engine, "checkout")
         def check_file(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
             # A pooled connection keeps its file descriptor after the file leaves its path,
             # and would go on serving a detached copy: drop it and reconnect by path instead.
-            if _file_id(path) != record.info.get("file_id"):
+            if sqlite_file_id(path) != record.info.get("file_id"):
                 raise exc.DisconnectionError("the SQLite file is no longer at its path")
 
     if watcher:
@@ -92,14 +86,6 @@ def _sqlite_engine(
         connection.exec_driver_sql(begin)
 
     return engine
-
-
-def _file_id(path: str) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
 
 
 def _postgres_engine(settings: Settings, *, migrating: bool, watcher: bool = False) -> AsyncEngine:
@@ -157,8 +143,10 @@ class Database:
             if settings.is_sqlite
             else _postgres_engine(settings, migrating=migrating, watcher=True)
         )
-        # The routes read most read on the drivers' own connections (reads.py).
+        # The routes read and written most use the drivers' own connections (reads.py,
+        # writes.py).
         self.reads = Reads(settings)
+        self.writes = Writes(settings, self.reads)
         self.dialect = self.write_engine.dialect.name
         self.reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self.writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
@@ -201,6 +189,7 @@ class Database:
         logger.warning("UNSAFE: %s; serving anyway (THREADS_API_ALLOW_UNSAFE_DURABILITY)", message)
 
     async def dispose(self) -> None:
+        await self.writes.close()
         await self.reads.close()
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:

@@ -46,7 +46,8 @@ by whoever raises it and never carries client input, SQL or a secret. Those that
 Two exceptions stop the service from starting and never reach a client: UnsafeDurability
 (db.py) and SchemaNotReady (migrate.py). Two end a webhook attempt and become its `error`
 in the deliveries log, never a response: RefusedAddress (webhook/address.py) and
-InvalidResponse (webhook/sender.py).
+InvalidResponse (webhook/sender.py). One tells a write unit that PostgreSQL's lock wait ran
+out, for it to answer 409: LockTimeout (writes.py).
 """
 
 from typing import Any, ClassVar

@@ -48,13 +48,75 @@ Unit = Generator[tuple["Statement", tuple[Any, ...]], Rows, T]
 # The engines' errors are classified with them too (app.py).
 OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
 _READER_THREADS = 2
-_POSTGRES_CONNECTIONS = 8
+# Reads and writes: a write holds one for its transaction, while it waits on a row lock too.
+_POSTGRES_CONNECTIONS = 16
+
+
+def sqlite_pragmas(settings: Settings) -> list[str]:
+    """What every SQLite connection of the service is set up with, the engines' (db.py) and
+    the plain ones alike."""
+    return [
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}",
+        # FULL: an acknowledged commit survives power loss, not only a process crash.
+        "PRAGMA synchronous=FULL",
+        # Erasure (ADR 0007): freed space is zeroed, so deleted text does not linger in free
+        # pages or cells. Old WAL frames are dealt with by `checkpoint_after_erasure`.
+        "PRAGMA secure_delete=ON",
+    ]
+
+
+def sqlite_path(settings: Settings) -> str | None:
+    """The SQLite file's path; None on PostgreSQL."""
+    return make_url(settings.database_url).database if settings.is_sqlite else None
+
+
+def sqlite_file_id(path: str) -> tuple[int, int] | None:
+    """The identity of the file at `path` now; None when there is none."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def connect_sqlite(
+    path: str,
+    settings: Settings,
+    current: sqlite3.Connection | None,
+    current_file_id: tuple[int, int] | None,
+    *,
+    writer: bool = False,
+) -> tuple[sqlite3.Connection, tuple[int, int] | None]:
+    """`current`, or a new connection when the file it has open is no longer the one at
+    the path (moved away or replaced: a detached copy must not be served); with its file's
+    identity. A reader's connection is read-only; transactions are the caller's."""
+    file_id = sqlite_file_id(path)
+    if current is not None and file_id is not None and file_id == current_file_id:
+        return current, file_id
+    # mode=rw: a missing file is an outage ("unable to open database file"), not created.
+    # `current` stays open until a new connection stands: the file may come back.
+    connection = sqlite3.connect(
+        f"file:{quote(path)}?mode=rw",
+        uri=True,
+        timeout=settings.sqlite_busy_timeout_ms / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    for pragma in sqlite_pragmas(settings) if writer else ["PRAGMA query_only=ON"]:
+        connection.execute(pragma)
+    if current is not None:
+        current.close()
+    return connection, file_id
 
 
 @dataclass(frozen=True, slots=True)
 class Statement:
     sqlite: str
     postgres: str
+    # Appends an event: takes the space id first and returns the position (writes.py).
+    appends_event: bool = False
 
 
 class _SqliteSql:
@@ -81,7 +143,7 @@ class _PostgresSql:
 Dialect = type[_SqliteSql] | type[_PostgresSql]
 
 
-def statement(template: Callable[[Dialect], str]) -> Statement:
+def statement(template: Callable[[Dialect], str], *, appends_event: bool = False) -> Statement:
     """A statement for both drivers from one template, written with `?` placeholders, and
     `d.ts(column)` for a timestamp column read as the API writes it
     (`2026-11-29T15:12:53.579621Z`) and `d.ts_arg()` for an argument given so."""
@@ -90,6 +152,7 @@ def statement(template: Callable[[Dialect], str]) -> Statement:
     return Statement(
         sqlite=template(_SqliteSql),
         postgres=re.sub(r"\?", lambda _: f"${next(numbers)}", postgres),
+        appends_event=appends_event,
     )
 
 
@@ -98,9 +161,10 @@ class Reads:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        url = make_url(settings.database_url)
-        self._sqlite_path = url.database if settings.is_sqlite else None
-        self._postgres_options = None if settings.is_sqlite else _asyncpg_options(url)
+        self._sqlite_path = sqlite_path(settings)
+        self._postgres_options = (
+            None if settings.is_sqlite else _asyncpg_options(make_url(settings.database_url))
+        )
         self._threads: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
@@ -115,7 +179,7 @@ class Reads:
         """What `unit(*args)` returns, or 503 when the database cannot be reached."""
         if self._closed:
             # Disposed (the app's lifespan ended) under a request still in flight.
-            raise _unavailable(RuntimeError("the plain read connections are closed"))
+            raise unavailable(RuntimeError("the plain read connections are closed"))
         if self._sqlite_path is not None:
             if self._threads is None:
                 self._threads = ThreadPoolExecutor(_READER_THREADS, "sqlite-reader")
@@ -128,7 +192,7 @@ class Reads:
                     return await loop.run_in_executor(self._threads, self._run_sqlite, work)
             except (TimeoutError, sqlite3.OperationalError) as error:
                 # Logged here, in the request's context (its request id), not on the thread.
-                raise _unavailable(error) from error
+                raise unavailable(error) from error
         return await self._run_postgres(lambda: unit(*args, **kwargs))
 
     async def close(self) -> None:
@@ -158,42 +222,25 @@ class Reads:
             return result
 
     def _sqlite_connection(self) -> sqlite3.Connection:
-        """This thread's connection, reopened by path when the file it has open is no longer
-        the one at the path (moved away or replaced): a detached copy must not be served."""
-        path = self._sqlite_path
-        assert path is not None
-        try:
-            stat = os.stat(path)
-            file_id: tuple[int, int] | None = (stat.st_dev, stat.st_ino)
-        except OSError:
-            file_id = None
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is not None and self._local.file_id == file_id and file_id is not None:
-            return connection
-        if connection is not None:
-            self._local.connection = None
-            with self._opened_lock:
-                self._opened.remove(connection)
-            connection.close()
-        # mode=rw: a missing file is an outage ("unable to open database file"), not created.
-        connection = sqlite3.connect(
-            f"file:{quote(path)}?mode=rw",
-            uri=True,
-            timeout=self._settings.sqlite_busy_timeout_ms / 1000,
-            isolation_level=None,
-            check_same_thread=False,
+        """This thread's connection (see `connect_sqlite`)."""
+        assert self._sqlite_path is not None
+        current: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        connection, file_id = connect_sqlite(
+            self._sqlite_path, self._settings, current, getattr(self._local, "file_id", None)
         )
-        connection.execute("PRAGMA query_only=ON")
+        if connection is not current:
+            with self._opened_lock:
+                if current is not None:
+                    self._opened.remove(current)
+                self._opened.append(connection)
         self._local.connection, self._local.file_id = connection, file_id
-        with self._opened_lock:
-            self._opened.append(connection)
         return connection
 
     # PostgreSQL -----------------------------------------------------------------------------
 
     async def _run_postgres(self, make_unit: Callable[[], Unit[T]]) -> T:
         try:
-            pool = self._pool or await self._open_pool()
+            pool = await self.postgres_pool()
             try:
                 return await self._run_postgres_once(pool, make_unit())
             except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as error:
@@ -203,10 +250,10 @@ class Reads:
                 # once more on a new one, so the first read after a restart succeeds.
                 return await self._run_postgres_once(pool, make_unit())
         except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
-            raise _unavailable(error) from error
+            raise unavailable(error) from error
         except asyncpg.PostgresError as error:
             if _lost_connection(error):
-                raise _unavailable(error) from error
+                raise unavailable(error) from error
             raise
 
     async def _run_postgres_once(self, pool: asyncpg.Pool, unit: Unit[T]) -> T:
@@ -223,19 +270,29 @@ class Reads:
                 result: T = done.value
                 return result
 
-    async def _open_pool(self) -> asyncpg.Pool:
+    async def postgres_pool(self) -> asyncpg.Pool:
+        """The process's plain PostgreSQL connections: the reads', and the writes' too."""
+        if self._pool is not None:
+            return self._pool
         async with self._pool_lock:
             if self._pool is None:
                 timeout = self._settings.database_timeout_seconds
+                options = dict(self._postgres_options or {})
+                # As the engines' (db.py): a write whose process vanished mid-transaction
+                # frees its locks and idempotency keys after 30 s.
+                options["server_settings"] = {
+                    **options.get("server_settings", {}),
+                    "idle_in_transaction_session_timeout": "30000",
+                }
                 self._pool = await asyncpg.create_pool(
-                    **(self._postgres_options or {}),
+                    **options,
                     min_size=0,
                     max_size=_POSTGRES_CONNECTIONS,
                     timeout=timeout,
                     command_timeout=timeout,
-                    # Nothing to reset: these connections only ever run single SELECTs (no
-                    # transaction, setting, lock or LISTEN), and the default reset costs a
-                    # round trip per read.
+                    # Nothing to reset: reads are single SELECTs, and writes (writes.py) end
+                    # their transactions and set only transaction-local settings; no LISTEN.
+                    # The default reset costs a round trip per use.
                     reset=_nothing_to_reset,
                 )
             return self._pool
@@ -262,6 +319,6 @@ def _lost_connection(error: BaseException) -> bool:
     return isinstance(error, OSError | asyncpg.InterfaceError)
 
 
-def _unavailable(error: BaseException) -> ServiceUnavailable:
+def unavailable(error: BaseException) -> ServiceUnavailable:
     logger.warning("database unavailable: %s", type(error).__name__)
     return ServiceUnavailable("The database cannot be reached; retry later.")

@@ -1,7 +1,10 @@
 """An unexpected error is a 500 problem without a traceback or secrets, and a failed commit is
 never reported as a success."""
 
+import contextlib
 import re
+import sqlite3
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -54,10 +57,11 @@ class TestUnexpectedErrors:
         assert "retry-after" not in response.headers
         assert "/etc/threads" not in response.text
 
-    @pytest.mark.parametrize("what", ["space", "thread"])
     async def test_failed_commit_is_never_reported_as_success(
-        self, app: Any, client: httpx.AsyncClient, api, what: str
+        self, app: Any, client: httpx.AsyncClient, api: Any
     ) -> None:
+        """A space is written through the ORM session: its commit is refused by an engine
+        event."""
         space = await api.space("existing")  # also records the admin key's last use
         engine = app_state(app).database.write_engine.sync_engine
 
@@ -66,12 +70,7 @@ class TestUnexpectedErrors:
 
         event.listen(engine, "commit", refuse_commit)
         try:
-            if what == "space":
-                response = await client.post("/v1/spaces", json={"name": "ghost"})
-            else:
-                response = await client.post(
-                    f"/v1/spaces/{space['id']}/threads/messages", json={"content": "ghost"}
-                )
+            response = await client.post("/v1/spaces", json={"name": "ghost"})
         finally:
             event.remove(engine, "commit", refuse_commit)
 
@@ -79,10 +78,77 @@ class TestUnexpectedErrors:
         body = problem(response, response.status_code)
         assert "commit refused" not in response.text
         assert body["request_id"]
-
         names = [s["name"] for s in (await client.get("/v1/spaces")).json()["data"]]
         assert names == ["existing"]
-        threads = await client.get(f"/v1/spaces/{space['id']}/threads", params={"status": "all"})
-        assert threads.json()["data"] == []
         # The connection is usable again.
         assert (await client.post("/v1/spaces", json={"name": "after"})).status_code == 201
+        assert (
+            await client.post(f"/v1/spaces/{space['id']}/threads/messages", json={"content": "x"})
+        ).status_code == 201
+
+    async def test_failed_commit_of_a_plain_write_is_never_reported_as_success(
+        self, app: Any, client: httpx.AsyncClient, api: Any
+    ) -> None:
+        """A thread is started on the plain write path (writes.py): the database refuses its
+        COMMIT (SQLite: the writer connection's authorizer; PostgreSQL: a deferred
+        constraint trigger)."""
+        space = await api.space("existing")
+        before = await api.thread(space["id"], "before")  # opens the writer's connection
+        database = app_state(app).database
+        async with refused_commits(database):
+            response = await client.post(
+                f"/v1/spaces/{space['id']}/threads/messages", json={"content": "ghost"}
+            )
+
+        assert response.status_code >= 500, response.text
+        body = problem(response, response.status_code)
+        assert "commit refused" not in response.text and "not authorized" not in response.text
+        assert body["request_id"]
+        threads = await client.get(f"/v1/spaces/{space['id']}/threads", params={"status": "all"})
+        assert [t["id"] for t in threads.json()["data"]] == [before["id"]]
+        # The writer is usable again.
+        after = await client.post(
+            f"/v1/spaces/{space['id']}/threads/messages", json={"content": "after"}
+        )
+        assert after.status_code == 201, after.text
+
+
+@contextlib.asynccontextmanager
+async def refused_commits(database: Any) -> AsyncIterator[None]:
+    if database.dialect == "sqlite":
+        # Test-only reach into the writer: its connection, made by the first write.
+        connection = database.writes._sqlite._connection
+        assert connection is not None
+
+        def deny_commit(action: int, arg1: Any, *_: Any) -> int:
+            refused = action == sqlite3.SQLITE_TRANSACTION and arg1 == "COMMIT"
+            return sqlite3.SQLITE_DENY if refused else sqlite3.SQLITE_OK
+
+        connection.set_authorizer(deny_commit)
+        try:
+            yield
+        finally:
+            connection.set_authorizer(None)
+        return
+    async with database.write_engine.begin() as connection:
+        await connection.execute(text(_REFUSE_COMMIT))
+        await connection.execute(
+            text(
+                "CREATE CONSTRAINT TRIGGER test_refuse_commit AFTER INSERT ON threads"
+                " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_refuse_commit()"
+            )
+        )
+    try:
+        yield
+    finally:
+        async with database.write_engine.begin() as connection:
+            await connection.execute(text("DROP TRIGGER test_refuse_commit ON threads"))
+            await connection.execute(text("DROP FUNCTION test_refuse_commit()"))
+
+
+_REFUSE_COMMIT = """
+CREATE FUNCTION test_refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'commit refused by the test';
+END $$
+"""

@@ -7,7 +7,8 @@ it never holds up the feed, the writers or the other subscribers. Wake-ups come 
 
 - this process's commits: an append leaves the space and position on its database
   connection (`service.APPENDED`); the connection's return to the pool, after the commit,
-  wakes the space's feed (a rolled-back append wakes it for nothing, harmlessly);
+  wakes the space's feed (a rolled-back append wakes it for nothing, harmlessly); the plain
+  write path (writes.py) tells it of each commit that appended (`on_commit`);
 - PostgreSQL: one dedicated asyncpg connection per process LISTENs; every append NOTIFYs at
   commit. Notifications sent while that connection is down are lost, so every feed reads
   again from its position each time it (re)connects;
@@ -188,9 +189,11 @@ class Broker:
         self._joining: dict[str, asyncio.Lock] = {}
         self._append_listeners: list[Callable[[], None]] = []
         sa_event.listen(db.write_engine.sync_engine, "checkin", self._on_checkin)
+        db.writes.on_commit.append(self._appended)
 
     async def stop(self) -> None:
         sa_event.remove(self._db.write_engine.sync_engine, "checkin", self._on_checkin)
+        self._db.writes.on_commit.remove(self._appended)
         tasks: list[asyncio.Task[None]] = [feed._task for feed in self._feeds.values()]
         for feed in self._feeds.values():
             feed.stop()
@@ -250,10 +253,14 @@ class Broker:
     def _on_checkin(self, _dbapi_connection: Any, record: Any) -> None:
         appended = record.info.pop(APPENDED, None)
         if appended:
-            for listener in self._append_listeners:
-                listener()
-            for space_id, position in appended.items():
-                self.wake(space_id, position)
+            self._appended(appended)
+
+    def _appended(self, appended: dict[str, int]) -> None:
+        """This process committed events: "space id -> newest position"."""
+        for listener in self._append_listeners:
+            listener()
+        for space_id, position in appended.items():
+            self.wake(space_id, position)
 
     # --- other processes ------------------------------------------------------------------
 

@@ -10,9 +10,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from threads_api.kit.ids import new_id
 from threads_api.kit.pagination import keyset_page
 from threads_api.models import Event, EventCounter, StreamToken, WebhookJob
 from threads_api.models.base import UTCDateTime
+from threads_api.reads import Statement, Unit
 
 events = cast(Table, Event.__table__)
 counters = cast(Table, EventCounter.__table__)
@@ -80,6 +82,37 @@ def _sqlite_append() -> Any:
 
 
 _APPEND = {"postgresql": _postgres_append(), "sqlite": _sqlite_append()}
+
+
+# The same as a unit's statement (writes.py), arguments (space_id, id, type, thread_id,
+# message_id, created_at as the API writes it, data).
+_APPEND_PLAIN = Statement(
+    sqlite="INSERT INTO events (space_id, id, position, type, thread_id, message_id,"
+    " created_at, data) SELECT ?1, ?2,"
+    " coalesce((SELECT last_position FROM event_counters WHERE space_id = ?1), 0) + 1,"
+    " ?3, ?4, ?5, replace(rtrim(?6, 'Z'), 'T', ' '), ?7 RETURNING position",
+    postgres="WITH bumped AS ("
+    " INSERT INTO event_counters (space_id, last_position, purged_through)"
+    " VALUES ($1::text, 1, 0) ON CONFLICT (space_id)"
+    " DO UPDATE SET last_position = event_counters.last_position + 1"
+    " RETURNING last_position),"
+    " added AS (INSERT INTO events (space_id, id, position, type, thread_id, message_id,"
+    " created_at, data) SELECT $1::text, $2::text, last_position, $3::text, $4::text,"
+    " $5::text, $6::text::timestamptz, $7::text FROM bumped RETURNING position)"
+    f" SELECT position, pg_notify('{CHANNEL}', $1::text || ':' || position::text) FROM added",
+    appends_event=True,
+)
+
+
+def append_plain(
+    space_id: str, type: str, thread_id: str, message_id: str | None, created_at: str, data: str
+) -> Unit[int]:
+    """Store one event, taking the space's next position, in a write unit (writes.py): its
+    position. Written last in the unit: on PostgreSQL the position locks the space's
+    counter row until the commit (ADR 0009)."""
+    event_id = new_id("evt")
+    rows = yield _APPEND_PLAIN, (space_id, event_id, type, thread_id, message_id, created_at, data)
+    return int(rows[0][0])
 
 
 def append(session: Session, values: dict[str, Any]) -> int:

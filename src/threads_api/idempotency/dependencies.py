@@ -1,7 +1,8 @@
 """Idempotency at the edge of a request: the `Idempotency-Key` header, and the replay or
 record of what a creating endpoint answers. The rules themselves are in `service.py`.
 
-A creating endpoint takes `IdempotencyDep` and reads, top to bottom:
+A creating endpoint that writes through the ORM takes `IdempotencyDep` and reads, top to
+bottom:
 
     if replay := await idempotency.replay():
         return replay                      # the stored response, as it was
@@ -11,6 +12,10 @@ A creating endpoint takes `IdempotencyDep` and reads, top to bottom:
 `replay()` runs after the body was validated, so a bad body is a 422 before a key is
 claimed; `created()` sets `Location` and `ETag` and stores the response in the request's
 transaction (ADR 0003, ADR 0004).
+
+The message creates write on the plain write path (writes.py, ADR 0012): they take
+`IdempotencyKeyDep`, run their creating unit under it (`idempotency_service.create`) and
+answer with `created_response`. Both ways claim and store with the same units.
 """
 
 from datetime import timedelta
@@ -27,11 +32,13 @@ from threads_api.idempotency.errors import (
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
 )
-from threads_api.idempotency.service import IdempotencyKey, StoredResponse, fingerprint
+from threads_api.idempotency.service import Created, IdempotencyKey, StoredResponse, fingerprint
 from threads_api.idempotency.service import idempotency as idempotency_service
 from threads_api.kit.etag import etag_of
+from threads_api.kit.schemas import format_timestamp, utcnow
 from threads_api.state import SessionDep, app_state
 from threads_api.urls import public_url
+from threads_api.writes import run_in_session
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -104,7 +111,8 @@ class IdempotentCreate:
         the key for this request (409 while another holds it, 422 if it served another)."""
         if self._key is None:
             return None
-        stored = await idempotency_service.claim(self._session, self._key)
+        claim = idempotency_service.claim(self._key, format_timestamp(utcnow()))
+        stored = await run_in_session(self._session, claim)
         if stored is None:
             self._claimed = True
             return None
@@ -119,20 +127,27 @@ class IdempotentCreate:
             if not self._claimed:
                 raise RuntimeError("call replay() before creating anything")
             kept = body if stored is None else stored.model_dump_json().encode()
-            await idempotency_service.complete(
-                self._session, self._key, body=kept, location=location
-            )
+            complete = idempotency_service.complete(self._key, body=kept, location=location)
+            await run_in_session(self._session, complete)
         self._response.headers["Location"] = public_url(self._request, location)
         self._response.headers["ETag"] = etag_of(body)
         return resource
 
     def _replayed(self, stored: StoredResponse) -> Response:
-        headers = {"ETag": etag_of(stored.body), REPLAYED_HEADER: "true"}
-        if stored.location:
-            headers["Location"] = public_url(self._request, stored.location)
-        return Response(
-            stored.body, stored.status_code, headers=headers, media_type="application/json"
-        )
+        return created_response(self._request, stored)
+
+
+def created_response(request: Request, outcome: Created | StoredResponse) -> Response:
+    """The 201 of what a creating unit made, or the replay of a stored response."""
+    if isinstance(outcome, Created):
+        headers = {"Location": public_url(request, outcome.location), "ETag": etag_of(outcome.body)}
+        return Response(outcome.body, 201, headers=headers, media_type="application/json")
+    headers = {"ETag": etag_of(outcome.body), REPLAYED_HEADER: "true"}
+    if outcome.location:
+        headers["Location"] = public_url(request, outcome.location)
+    return Response(
+        outcome.body, outcome.status_code, headers=headers, media_type="application/json"
+    )
 
 
 async def idempotent_create(
@@ -144,5 +159,6 @@ async def idempotent_create(
     return IdempotentCreate(request, response, session, key)
 
 
-# Declare it after the space and scope dependencies: a bad key is reported after 404/403.
+# Declare them after the space and scope dependencies: a bad key is reported after 404/403.
 IdempotencyDep = Annotated[IdempotentCreate, Depends(idempotent_create)]
+IdempotencyKeyDep = Annotated[IdempotencyKey | None, Depends(idempotency_key)]

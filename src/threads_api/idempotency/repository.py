@@ -1,8 +1,9 @@
 """All SQL about idempotency records.
 
-The statements of the request path are built once, here, and executed with parameters: a
-request builds no statement and computes no cache key (docs/perf-notes-issue11.md). They
-are Core statements on the table: no ORM instance is made or tracked for a record.
+The statements of the request path are units (reads.py): SQL text made once, run on the
+plain write connections (writes.py) by the message creates, and on an ORM session's
+connection by the other creating endpoints (`writes.run_in_session`). Timestamps go in and
+come out as the API writes them (`2026-11-29T15:12:53.579621Z`), which sort as they compare.
 """
 
 from datetime import datetime
@@ -12,91 +13,77 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     LargeBinary,
-    Row,
-    String,
-    Table,
-    bindparam,
     delete,
     func,
     literal,
     select,
-    text,
     update,
 )
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.models import IdempotencyRecord
+from threads_api.reads import Statement, Unit, statement
+from threads_api.writes import LockTimeout
 
-records = cast(Table, IdempotencyRecord.__table__)
-
-# An UPDATE or DELETE may not name a bind parameter after a column of its table.
-_THIS_KEY = (
-    records.c.api_key_id == bindparam("where_api_key_id"),
-    records.c.key == bindparam("where_key"),
+_THIS_KEY = "api_key_id = ? AND key = ?"
+_GET = statement(
+    lambda d: (
+        "SELECT fingerprint, status_code, response_body, location,"
+        f" {d.ts('expires_at')} FROM idempotency_records WHERE {_THIS_KEY}"
+    )
 )
-_GET = select(
-    records.c.fingerprint,
-    records.c.status_code,
-    records.c.response_body,
-    records.c.location,
-    records.c.expires_at,
-).where(*_THIS_KEY)
-# Executed with the column values: a placeholder row, status 0 and an empty body.
-_CLAIM_ON_SQLITE = sqlite.insert(records).on_conflict_do_nothing().returning(records.c.key)
-# On PostgreSQL the claim bounds its own wait (ADR 0003, "The 409 path"): its WHERE sets
-# `lock_timeout` for the transaction before the row reaches the unique index, where a racing
-# insert of the same key is waited for; RETURNING, evaluated only for a row that went in,
-# puts the default back (a NULL value is `SET LOCAL … TO DEFAULT`), so that the rest of the
-# request (the thread's row lock) waits as before. A claim that inserts nothing leaves the
-# bound set: the request then only reads the record, replaces an expired one (a wait the
-# bound is meant for) and ends. One round trip where set_config, INSERT, SET LOCAL were three.
-_CLAIM_ON_POSTGRESQL = text(
-    "INSERT INTO idempotency_records (api_key_id, key, fingerprint, status_code,"
+# A placeholder row (status 0, an empty body) until `complete`. On PostgreSQL the claim bounds
+# its own wait (ADR 0003, "The 409 path"): its WHERE sets `lock_timeout` for the transaction
+# before the row reaches the unique index, where a racing insert of the same key is waited
+# for; RETURNING, evaluated only for a row that went in, puts the default back (a NULL value
+# is `SET LOCAL … TO DEFAULT`), so that the rest of the request (the thread's row lock) waits
+# as before. A claim that inserts nothing leaves the bound set: the request then only reads
+# the record, replaces an expired one (a wait the bound is meant for) and ends. SQLite's one
+# writer excludes every other claim already; it takes the same arguments and ignores ?5.
+# (INSERT … SELECT … ON CONFLICT needs a WHERE on SQLite, to parse.)
+_CLAIM = Statement(
+    sqlite="INSERT INTO idempotency_records (api_key_id, key, fingerprint, status_code,"
     " response_body, location, created_at, expires_at)"
-    " SELECT :api_key_id, :key, :fingerprint, 0, '', NULL, :now, :now"
-    " WHERE set_config('lock_timeout', :lock_timeout, true) IS NOT NULL"
-    " ON CONFLICT DO NOTHING"
-    " RETURNING set_config('lock_timeout', NULL, true)"
-).bindparams(
-    bindparam("api_key_id", type_=records.c.api_key_id.type),
-    bindparam("key", type_=records.c.key.type),
-    bindparam("fingerprint", type_=records.c.fingerprint.type),
-    bindparam("now", type_=records.c.created_at.type),
-    bindparam("lock_timeout", type_=String()),
+    " SELECT ?1, ?2, ?3, 0, X'', NULL, replace(rtrim(?4, 'Z'), 'T', ' '),"
+    " replace(rtrim(?4, 'Z'), 'T', ' ') WHERE ?5 IS NOT NULL"
+    " ON CONFLICT DO NOTHING RETURNING key",
+    postgres="INSERT INTO idempotency_records (api_key_id, key, fingerprint, status_code,"
+    " response_body, location, created_at, expires_at)"
+    " SELECT $1::text, $2::text, $3::text, 0, ''::bytea, NULL, $4::text::timestamptz,"
+    " $4::text::timestamptz WHERE set_config('lock_timeout', $5::text, true) IS NOT NULL"
+    " ON CONFLICT DO NOTHING RETURNING set_config('lock_timeout', NULL, true)",
 )
-_SET_LOCK_TIMEOUT = select(func.set_config("lock_timeout", bindparam("lock_timeout"), True))
-_DELETE_EXPIRED = delete(records).where(
-    *_THIS_KEY, records.c.expires_at <= bindparam("where_now", type_=records.c.expires_at.type)
+_SET_LOCK_TIMEOUT = Statement(
+    sqlite="SELECT ?1", postgres="SELECT set_config('lock_timeout', $1::text, true)"
 )
-_COMPLETE = update(records).where(*_THIS_KEY)
-
-
-async def get(
-    session: AsyncSession, api_key_id: str, key: str
-) -> Row[Any, Any, Any, Any, Any] | None:
-    """The key's record (fingerprint, status_code, response_body, location, expires_at)."""
-    params = {"where_api_key_id": api_key_id, "where_key": key}
-    return (await session.execute(_GET, params)).first()
-
+_DELETE_EXPIRED = statement(
+    lambda d: f"DELETE FROM idempotency_records WHERE {_THIS_KEY} AND expires_at <= {d.ts_arg()}"
+)
+_COMPLETE = statement(
+    lambda d: (
+        "UPDATE idempotency_records SET status_code = ?, response_body = ?,"
+        f" location = ?, expires_at = {d.ts_arg()} WHERE {_THIS_KEY}"
+    )
+)
 
 Claim = Literal["claimed", "taken", "busy"]
 
-# PostgreSQL's code for a lock wait that ran past `lock_timeout`.
-LOCK_NOT_AVAILABLE = "55P03"
+
+def get(api_key_id: str, key: str) -> Unit[Any | None]:
+    """The key's record (fingerprint, status_code, response_body, location, expires_at)."""
+    rows = yield _GET, (api_key_id, key)
+    return rows[0] if rows else None
 
 
-async def claim(
-    session: AsyncSession,
+def claim(
     api_key_id: str,
     key: str,
     fingerprint: str,
-    now: datetime,
+    now: str,
     *,
     wait_seconds: float,
     replace_expired: bool = False,
-) -> Claim:
+) -> Unit[Claim]:
     """Insert the record for this key unless one exists (after deleting the expired record
     of the key first, with `replace_expired`).
 
@@ -105,70 +92,32 @@ async def claim(
 
     On PostgreSQL a racing insert of the same key waits here until the first transaction
     ends: if that one committed this is "taken", if it rolled back this one claims the key.
-    The wait is bounded by `lock_timeout` (see `_CLAIM_ON_POSTGRESQL`), so a duplicate of a
-    slow request is told so rather than held until the statement timeout.
-    On SQLite the writer's `BEGIN IMMEDIATE` already excludes every other claim.
+    The wait is bounded by `lock_timeout` (see `_CLAIM`), so a duplicate of a slow request is
+    told so rather than held until the statement timeout. No savepoint: when the wait runs
+    out the request answers 409 and its whole transaction is rolled back anyway.
     """
-    expired = {"where_api_key_id": api_key_id, "where_key": key, "where_now": now}
-    if session.get_bind().dialect.name != "postgresql":
-        if replace_expired:
-            await session.execute(_DELETE_EXPIRED, expired)
-        values = {
-            "api_key_id": api_key_id,
-            "key": key,
-            "fingerprint": fingerprint,
-            "status_code": 0,
-            "response_body": b"",
-            "location": None,
-            "created_at": now,
-            "expires_at": now,
-        }
-        claimed = (await session.execute(_CLAIM_ON_SQLITE, values)).first()
-        return "claimed" if claimed else "taken"
     lock_timeout = f"{max(1, int(wait_seconds * 1000))}ms"
-    # No savepoint: when the wait runs out the request answers 409 and its whole transaction
-    # is rolled back anyway, so the failed statement needs no recovery.
     try:
         if replace_expired:
             # The delete waits for whoever else is replacing the record: bounded too.
-            await session.execute(_SET_LOCK_TIMEOUT, {"lock_timeout": lock_timeout})
-            await session.execute(_DELETE_EXPIRED, expired)
-        params = {
-            "api_key_id": api_key_id,
-            "key": key,
-            "fingerprint": fingerprint,
-            "now": now,
-            "lock_timeout": lock_timeout,
-        }
-        claimed = (await session.execute(_CLAIM_ON_POSTGRESQL, params)).first()
-    except DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-            return "busy"
-        raise
+            yield _SET_LOCK_TIMEOUT, (lock_timeout,)
+            yield _DELETE_EXPIRED, (api_key_id, key, now)
+        claimed = yield _CLAIM, (api_key_id, key, fingerprint, now, lock_timeout)
+    except LockTimeout:
+        return "busy"
     return "claimed" if claimed else "taken"
 
 
-async def complete(
-    session: AsyncSession,
+def complete(
     api_key_id: str,
     key: str,
     *,
     status_code: int,
     body: bytes,
     location: str | None,
-    expires_at: datetime,
-) -> None:
-    await session.execute(
-        _COMPLETE,
-        {
-            "where_api_key_id": api_key_id,
-            "where_key": key,
-            "status_code": status_code,
-            "response_body": body,
-            "location": location,
-            "expires_at": expires_at,
-        },
-    )
+    expires_at: str,
+) -> Unit[None]:
+    yield _COMPLETE, (status_code, body, location, expires_at, api_key_id, key)
 
 
 async def purge_expired(session: AsyncSession, now: datetime) -> int:

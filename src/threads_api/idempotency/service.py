@@ -12,15 +12,15 @@ import json
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.db import Database
 from threads_api.idempotency import repository
 from threads_api.idempotency.errors import IdempotencyInFlight, IdempotencyKeyReused
-from threads_api.kit.schemas import utcnow
+from threads_api.idempotency.repository import Claim
+from threads_api.kit.schemas import format_timestamp, utcnow
+from threads_api.reads import Unit
 
 logger = logging.getLogger("threads_api.idempotency")
 
@@ -47,6 +47,14 @@ class StoredResponse:
     location: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What a creating unit made: the 201's body, and the path of the created resource."""
+
+    body: bytes
+    location: str
+
+
 def fingerprint(method: str, path: str, body: Any) -> str:
     """The parsed body, re-serialised canonically: key order and whitespace do not change
     the fingerprint; the method and path do."""
@@ -55,25 +63,40 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 
 class IdempotencyService:
-    async def claim(self, session: AsyncSession, key: IdempotencyKey) -> StoredResponse | None:
+    def create(
+        self, key: IdempotencyKey | None, create: Unit[Created]
+    ) -> Unit[Created | StoredResponse]:
+        """Run the creating unit `create` under `key`: claimed first, the response stored
+        after, all in the one transaction; or the stored response, to replay, with nothing
+        created. Without a key, just `create`."""
+        if key is not None:
+            stored = yield from self.claim(key, format_timestamp(utcnow()))
+            if stored is not None:
+                return stored
+        created = yield from create
+        if key is not None:
+            yield from self.complete(key, body=created.body, location=created.location)
+        return created
+
+    def claim(self, key: IdempotencyKey, now: str) -> Unit[StoredResponse | None]:
         """Claim `key` for this request, or return the response stored under it to replay.
+        A unit (reads.py): run in the request's write transaction.
 
         Raises `IdempotencyInFlight` (409) while another request holds the key, and
         `IdempotencyKeyReused` (422) when it was used with another request."""
-        now = utcnow()
         # Claim first: a new key (the usual case) costs one statement; the record is read
         # only when the key is taken.
-        claim = await self._claim(session, key, now, replace_expired=False)
+        claim = yield from self._claim(key, now, replace_expired=False)
         record = None
         if claim == "taken":
-            record = await repository.get(session, key.api_key_id, key.key)
-            if record is not None and record.expires_at <= now:
+            record = yield from repository.get(key.api_key_id, key.key)
+            if record is not None and record[4] <= now:
                 # An expired record counts as absent: replace it with this request's claim.
-                claim = await self._claim(session, key, now, replace_expired=True)
+                claim = yield from self._claim(key, now, replace_expired=True)
                 record = None
                 if claim == "taken":
                     # A racing request replaced it first and committed: answer as it did.
-                    record = await repository.get(session, key.api_key_id, key.key)
+                    record = yield from repository.get(key.api_key_id, key.key)
         if claim == "claimed":
             return None
         if record is None:
@@ -81,17 +104,15 @@ class IdempotencyService:
             raise IdempotencyInFlight(
                 "A request with this key is still running; retry shortly with the same key."
             )
-        if record.fingerprint != key.fingerprint:
+        fingerprint, status_code, body, location, _ = record
+        if fingerprint != key.fingerprint:
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was used with another request (method, path or body)."
             )
-        return StoredResponse(record.status_code, record.response_body, record.location)
+        return StoredResponse(status_code, bytes(body), location)
 
-    async def _claim(
-        self, session: AsyncSession, key: IdempotencyKey, now: datetime, *, replace_expired: bool
-    ) -> repository.Claim:
-        return await repository.claim(
-            session,
+    def _claim(self, key: IdempotencyKey, now: str, *, replace_expired: bool) -> Unit[Claim]:
+        return repository.claim(
             key.api_key_id,
             key.key,
             key.fingerprint,
@@ -100,19 +121,16 @@ class IdempotencyService:
             replace_expired=replace_expired,
         )
 
-    async def complete(
-        self, session: AsyncSession, key: IdempotencyKey, *, body: bytes, location: str
-    ) -> None:
+    def complete(self, key: IdempotencyKey, *, body: bytes, location: str) -> Unit[None]:
         """Store the 201 of the request that claimed `key` (`body`: its JSON, as sent);
         retention counts from now."""
-        await repository.complete(
-            session,
+        return repository.complete(
             key.api_key_id,
             key.key,
             status_code=201,
             body=body,
             location=location,
-            expires_at=utcnow() + key.ttl,
+            expires_at=format_timestamp(utcnow() + key.ttl),
         )
 
 

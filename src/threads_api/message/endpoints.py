@@ -12,7 +12,12 @@ from threads_api.errors import (
 )
 from threads_api.event.errors import TooManyStreams
 from threads_api.event.service import Filters
-from threads_api.idempotency.dependencies import IDEMPOTENCY_ERRORS, IdempotencyDep
+from threads_api.idempotency.dependencies import (
+    IDEMPOTENCY_ERRORS,
+    IdempotencyKeyDep,
+    created_response,
+)
+from threads_api.idempotency.service import idempotency as idempotency_service
 from threads_api.kit.etag import etag_of, if_none_match_hits, with_etag
 from threads_api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Order, Page
 from threads_api.message.erasure import checkpoint_after_erasure
@@ -68,19 +73,16 @@ thread_start_router = APIRouter(
     responses=error_responses(SpaceNotFound, Forbidden, *IDEMPOTENCY_ERRORS),
 )
 async def create_thread_with_message(
+    request: Request,
     space_id: WritableSpaceId,
-    idempotency: IdempotencyDep,
+    key: IdempotencyKeyDep,
     body: ThreadWithMessageCreate,
-    session: SessionDep,
-) -> ThreadWithMessage | Response:
+) -> Response:
     """Start a thread with its first message. Accepts `Idempotency-Key`. `Location` is the
     thread's; `ETag` is that of this response's body."""
-    if replay := await idempotency.replay():
-        return replay
-    created = await message_service.start_thread(session, space_id, body)
-    return await idempotency.created(
-        created, location=f"/v1/spaces/{space_id}/threads/{created.thread.id}"
-    )
+    start = message_service.start_thread(space_id, body)
+    outcome = await app_state(request).database.writes.run(idempotency_service.create, key, start)
+    return created_response(request, outcome)
 
 
 @router.get(
@@ -152,19 +154,16 @@ async def list_messages(
     ),
 )
 async def create_message(
+    request: Request,
     space_id: WritableSpaceId,
     thread_id: str,
-    idempotency: IdempotencyDep,
+    key: IdempotencyKeyDep,
     body: MessageCreate,
-    session: SessionDep,
-) -> Message | Response:
+) -> Response:
     """Add a message to an open thread. Accepts `Idempotency-Key`."""
-    if replay := await idempotency.replay():
-        return replay
-    message = await message_service.create(session, space_id, thread_id, body)
-    return await idempotency.created(
-        message, location=f"/v1/spaces/{space_id}/threads/{thread_id}/messages/{message.id}"
-    )
+    create = message_service.create(space_id, thread_id, body)
+    outcome = await app_state(request).database.writes.run(idempotency_service.create, key, create)
+    return created_response(request, outcome)
 
 
 @router.get(

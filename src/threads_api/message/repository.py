@@ -17,21 +17,27 @@ messages = cast(Table, Message.__table__)
 versions = cast(Table, MessageVersion.__table__)
 
 
-# Built once, executed with the row's values: a request builds no statement and computes no
-# cache key (docs/perf-notes-issue11.md).
-_ADD = insert(messages)
-# (ORM attribute, its column) of every column: `metadata_` is the column `metadata`.
-_ATTRIBUTES = [
-    (attribute.key, attribute.columns[0]) for attribute in Message.__mapper__.column_attrs
-]
-
-
 def _columns(d: Dialect) -> str:
     """A message row as `message/schemas.py` renders it (`message_json`), timestamps as text."""
     return (
         f"id, space_id, thread_id, seq, author, content, metadata, version,"
         f" {d.ts('created_at')}, {d.ts('edited_at')}, {d.ts('deleted_at')}"
     )
+
+
+# A new message, its columns in the order of `_columns` (a row `message_json` renders).
+_INSERT = statement(
+    lambda d: (
+        "INSERT INTO messages (id, space_id, thread_id, seq, author, content, metadata,"
+        f" version, created_at, edited_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+        f" {d.ts_arg()}, {d.ts_arg()}, {d.ts_arg()})"
+    )
+)
+
+
+def add(row: tuple[Any, ...]) -> Unit[None]:
+    """A new message (`row`: the columns of `_columns`, timestamps as the API writes them)."""
+    yield _INSERT, row
 
 
 @functools.cache
@@ -67,12 +73,6 @@ def page(
     query = _page_statement(order, after_seq is not None, after is not None)
     bounds = tuple(bound for bound in (after_seq, after) if bound is not None)
     return (yield query, (thread_id, *bounds, limit + 1))
-
-
-async def add(session: AsyncSession, message: Message) -> None:
-    # A Core insert: one statement, no unit-of-work bookkeeping for a row we never change.
-    values = {column.key: getattr(message, attribute) for attribute, column in _ATTRIBUTES}
-    await session.execute(_ADD, values)
 
 
 async def get(

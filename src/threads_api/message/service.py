@@ -3,18 +3,20 @@ first one), editing and erasing them."""
 
 import json
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row, RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from threads_api.event import repository as event_repository
 from threads_api.event.service import event as event_service
 from threads_api.idempotency import repository as idempotency_repository
+from threads_api.idempotency.service import Created
 from threads_api.kit.etag import check_if_match, etag_of
 from threads_api.kit.ids import is_valid_id, new_id
 from threads_api.kit.pagination import Order
-from threads_api.kit.schemas import merge_metadata, utcnow
+from threads_api.kit.schemas import format_timestamp, json_bytes, merge_metadata, utcnow
 from threads_api.message import repository
 from threads_api.message.errors import MessageDeleted, MessageNotFound
 from threads_api.message.schemas import (
@@ -22,17 +24,14 @@ from threads_api.message.schemas import (
     MessageCreate,
     MessageUpdate,
     MessageVersion,
-    ThreadWithMessage,
     ThreadWithMessageCreate,
     message_json,
 )
-from threads_api.models import Message as MessageRow
-from threads_api.models import Thread as ThreadRow
-from threads_api.reads import Reads
+from threads_api.reads import Reads, Unit
 from threads_api.space.service import check_merged_metadata
 from threads_api.thread import repository as thread_repository
 from threads_api.thread.errors import ThreadClosed, ThreadNotFound
-from threads_api.thread.schemas import PREVIEW_LENGTH, Thread, preview_of
+from threads_api.thread.schemas import PREVIEW_LENGTH, Thread, preview_of, thread_json
 from threads_api.thread.service import default_title
 
 # What a thread is titled once the message its title was derived from is erased.
@@ -44,78 +43,59 @@ _RECORD_AFTER = timedelta(minutes=1)
 
 
 class MessageService:
-    async def create(
-        self, session: AsyncSession, space_id: str, thread_id: str, body: MessageCreate
-    ) -> Message:
-        """Append a message. Its seq comes from the thread row's counter, bumped in the same
-        transaction, so seqs stay dense under any number of writers (ADR 0001)."""
+    def create(self, space_id: str, thread_id: str, body: MessageCreate) -> Unit[Created]:
+        """Append a message: a write unit (writes.py). Its seq comes from the thread row's
+        counter, bumped in the same transaction, so seqs stay dense under any number of
+        writers (ADR 0001)."""
         if not is_valid_id("thr", thread_id):
             raise ThreadNotFound()
-        now = utcnow()
         message_id = new_id("msg")
-        counted = await thread_repository.next_seq(
-            session,
+        counted = yield from thread_repository.count_message(
             space_id,
             thread_id,
-            now,
+            format_timestamp(utcnow()),
             message_id=message_id,
             author=body.author,
             preview=preview_of(body.content),
         )
         if counted is None:
-            status = await thread_repository.status_of(session, space_id, thread_id)
+            status = yield from thread_repository.status(space_id, thread_id)
             if status is None:
                 raise ThreadNotFound()
             raise ThreadClosed(f"The thread is {status}; it accepts no new messages.")
         seq, now = counted
-        message = _new_message(message_id, space_id, thread_id, seq, body, now)
-        await repository.add(session, message)
-        created = Message.model_validate(message)
-        await event_service.append(
-            session,
-            "message.created",
-            created,
-            space_id=space_id,
-            thread_id=thread_id,
-            message_id=message_id,
+        row = _message_row(message_id, space_id, thread_id, seq, body, now)
+        yield from repository.add(row)
+        data = json_bytes(message_json(row))
+        yield from event_repository.append_plain(
+            space_id, "message.created", thread_id, message_id, now, data.decode()
         )
-        return created
+        location = f"/v1/spaces/{space_id}/threads/{thread_id}/messages/{message_id}"
+        return Created(data, location)
 
-    async def start_thread(
-        self, session: AsyncSession, space_id: str, body: ThreadWithMessageCreate
-    ) -> ThreadWithMessage:
-        """A new thread with its first message, written together."""
-        now = utcnow()
-        message_id = new_id("msg")
-        thread = ThreadRow(
-            id=new_id("thr"),
-            space_id=space_id,
-            title=body.title if body.title is not None else default_title(body.content),
-            status="open",
-            metadata_=body.thread_metadata,
-            message_count=1,
-            last_message_at=now,
-            created_at=now,
-            updated_at=now,
-            archived_at=None,
-            last_message_id=message_id,
-            last_message_seq=1,
-            last_message_author=body.author,
-            last_message_preview=preview_of(body.content),
-            last_message_created_at=now,
+    def start_thread(self, space_id: str, body: ThreadWithMessageCreate) -> Unit[Created]:
+        """A new thread with its first message, written together: a write unit (writes.py)."""
+        now = format_timestamp(utcnow())
+        thread_id, message_id = new_id("thr"), new_id("msg")
+        title = body.title if body.title is not None else default_title(body.content)
+        metadata = json.dumps(body.thread_metadata)
+        author, preview = body.author, preview_of(body.content)
+        thread_row = (
+            *(thread_id, space_id, title, "open", metadata, 1, now, now, now, None),
+            *(message_id, 1, author, preview, now),
         )
-        await thread_repository.add(session, thread)
-        message = _new_message(message_id, space_id, thread.id, 1, body, now)
-        await repository.add(session, message)
-        created = ThreadWithMessage(
-            thread=Thread.model_validate(thread), message=Message.model_validate(message)
+        message_row = _message_row(message_id, space_id, thread_id, 1, body, now)
+        yield from thread_repository.add(thread_row)
+        yield from repository.add(message_row)
+        thread, message = thread_json(thread_row), message_json(message_row)
+        yield from event_repository.append_plain(
+            space_id, "thread.created", thread_id, None, now, json_bytes(thread).decode()
         )
-        ids = {"space_id": space_id, "thread_id": thread.id}
-        await event_service.append(session, "thread.created", created.thread, **ids)
-        await event_service.append(
-            session, "message.created", created.message, message_id=message_id, **ids
+        yield from event_repository.append_plain(
+            space_id, "message.created", thread_id, message_id, now, json_bytes(message).decode()
         )
-        return created
+        created = {"object": "thread_with_message", "thread": thread, "message": message}
+        return Created(json_bytes(created), f"/v1/spaces/{space_id}/threads/{thread_id}")
 
     async def get(
         self, session: AsyncSession, space_id: str, thread_id: str, message_id: str
@@ -305,28 +285,19 @@ class MessageService:
                 await idempotency_repository.replace_body(session, api_key_id, key, rewritten)
 
 
-def _new_message(
+def _message_row(
     message_id: str,
     space_id: str,
     thread_id: str,
     seq: int,
     body: MessageCreate | ThreadWithMessageCreate,
-    now: datetime,
-) -> MessageRow:
-    """The row of a message as created: version 1, never edited, not erased."""
-    return MessageRow(
-        id=message_id,
-        space_id=space_id,
-        thread_id=thread_id,
-        seq=seq,
-        author=body.author,
-        content=body.content,
-        metadata_=body.metadata,
-        created_at=now,
-        version=1,
-        edited_at=None,
-        deleted_at=None,
-    )
+    now: str,
+) -> tuple[Any, ...]:
+    """A message as created (version 1, never edited, not erased), in the order of the
+    columns `message_json` renders and `repository.add` writes."""
+    metadata = json.dumps(body.metadata)
+    row = (message_id, space_id, thread_id, seq, body.author, body.content, metadata, 1, now)
+    return (*row, None, None)
 
 
 def _last_message_columns(latest: RowMapping | None) -> dict[str, Any]:

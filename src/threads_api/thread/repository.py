@@ -2,10 +2,9 @@
 
 import functools
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, insert, select, update
+from sqlalchemy import Row, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.kit.pagination import Order
@@ -15,10 +14,6 @@ from threads_api.reads import Dialect, Rows, Statement, Unit, statement
 # Reads that are only rendered go through Core and come back as rows: building ORM instances
 # was the largest single cost of a read (docs/benchmarks.md). Changes load instances (`get`).
 threads = cast(Table, Thread.__table__)
-# (ORM attribute, its column) of every column: `metadata_` is the column `metadata`.
-_ATTRIBUTES = [
-    (attribute.key, attribute.columns[0]) for attribute in Thread.__mapper__.column_attrs
-]
 
 
 def _columns(d: Dialect) -> str:
@@ -35,6 +30,72 @@ _READ = statement(lambda d: f"SELECT {_columns(d)} FROM threads WHERE id = ? AND
 
 
 EXISTS = statement(lambda d: "SELECT 1 FROM threads WHERE id = ? AND space_id = ?")
+
+
+# A new thread, its columns in the order of `_columns` (a row `thread_json` renders).
+_INSERT = statement(
+    lambda d: (
+        "INSERT INTO threads (id, space_id, title, status, metadata, message_count,"
+        " last_message_at, created_at, updated_at, archived_at, last_message_id,"
+        " last_message_seq, last_message_author, last_message_preview, last_message_created_at)"
+        f" VALUES (?, ?, ?, ?, ?, ?, {d.ts_arg()}, {d.ts_arg()}, {d.ts_arg()}, {d.ts_arg()}, ?, ?,"
+        f" ?, ?, {d.ts_arg()})"
+    )
+)
+
+
+def _never_back(d: Dialect) -> str:
+    """The thread's last activity, or `now` if later: a writer that waited for the row lock
+    may hold an older time than the one before it."""
+    return f"CASE WHEN last_message_at > {d.ts_arg()} THEN last_message_at ELSE {d.ts_arg()} END"
+
+
+_NEXT_SEQ_PLAIN = statement(
+    lambda d: (
+        f"UPDATE threads SET message_count = message_count + 1,"
+        f" last_message_at = {_never_back(d)}, updated_at = {_never_back(d)},"
+        " last_message_id = ?, last_message_seq = message_count + 1, last_message_author = ?,"
+        f" last_message_preview = ?, last_message_created_at = {_never_back(d)}"
+        " WHERE id = ? AND space_id = ? AND status = 'open'"
+        f" RETURNING message_count, {d.ts('last_message_at')}"
+    )
+)
+_STATUS_PLAIN = statement(lambda d: "SELECT status FROM threads WHERE id = ? AND space_id = ?")
+
+
+def add(row: tuple[Any, ...]) -> Unit[None]:
+    """A new thread (`row`: the columns of `_columns`, timestamps as the API writes them)."""
+    yield _INSERT, row
+
+
+def count_message(
+    space_id: str, thread_id: str, now: str, *, message_id: str, author: str | None, preview: str
+) -> Unit[tuple[int, str] | None]:
+    """Count a new message into an open thread, make it the thread's last message, and
+    return its seq and timestamp; None if the thread is missing or closed. The row lock this
+    takes orders concurrent writers (ADR 0001).
+
+    `now` was read before the lock was granted, so a writer that waited may hold an older
+    time than the one before it: the timestamp never goes back, keeping `created_at`
+    ordered like `seq` and `last_message_at` equal to the newest message's."""
+    rows = yield (
+        _NEXT_SEQ_PLAIN,
+        (
+            *(now,) * 4,
+            message_id,
+            author,
+            preview,
+            *(now,) * 2,
+            thread_id,
+            space_id,
+        ),
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def status(space_id: str, thread_id: str) -> Unit[str | None]:
+    rows = yield _STATUS_PLAIN, (thread_id, space_id)
+    return rows[0][0] if rows else None
 
 
 def read_plain(space_id: str, thread_id: str) -> Unit[Rows]:
@@ -91,86 +152,12 @@ async def read(session: AsyncSession, space_id: str, thread_id: str) -> Row[Any]
     ).first()
 
 
-# The statements of the write path are built once and executed with parameters: a request
-# builds no statement and computes no cache key (docs/perf-notes-issue11.md). An UPDATE may
-# not name a bind parameter after a column of its table, hence `where_…`.
-_STATUS = select(threads.c.status).where(
-    threads.c.id == bindparam("thread_id"), threads.c.space_id == bindparam("space_id")
-)
-_ADD = insert(threads)
-
-
-async def status_of(session: AsyncSession, space_id: str, thread_id: str) -> str | None:
-    params = {"thread_id": thread_id, "space_id": space_id}
-    status: str | None = (await session.execute(_STATUS, params)).scalar()
-    return status
-
-
-async def add(session: AsyncSession, thread: Thread) -> None:
-    """Insert a new thread. A Core insert: no unit of work for a row the request does not
-    change again; `thread` stays a plain, detached object."""
-    values = {column.key: getattr(thread, attribute) for attribute, column in _ATTRIBUTES}
-    await session.execute(_ADD, values)
-
-
 async def lock(session: AsyncSession, space_id: str, thread_id: str) -> Row[Any] | None:
     """Read the thread and hold its row lock until the transaction ends: every change to a
-    thread's messages takes it first, in the same order as `next_seq` (ADR 0007)."""
+    thread's messages takes it first, in the same order as `count_message` (ADR 0007)."""
     query = select(threads).where(threads.c.id == thread_id, threads.c.space_id == space_id)
     return (await session.execute(query.with_for_update())).first()
 
 
 async def change(session: AsyncSession, thread_id: str, values: dict[str, Any]) -> None:
     await session.execute(update(threads).where(threads.c.id == thread_id).values(**values))
-
-
-_NOW = bindparam("now", type_=threads.c.last_message_at.type)
-_NEVER_BACK = case((threads.c.last_message_at > _NOW, threads.c.last_message_at), else_=_NOW)
-_NEXT_SEQ = (
-    update(threads)
-    .where(
-        threads.c.id == bindparam("where_id"),
-        threads.c.space_id == bindparam("where_space_id"),
-        threads.c.status == "open",
-    )
-    .values(
-        message_count=threads.c.message_count + 1,
-        last_message_at=_NEVER_BACK,
-        updated_at=_NEVER_BACK,
-        last_message_id=bindparam("message_id"),
-        last_message_seq=threads.c.message_count + 1,
-        last_message_author=bindparam("author"),
-        last_message_preview=bindparam("preview"),
-        last_message_created_at=_NEVER_BACK,
-    )
-    .returning(threads.c.message_count, threads.c.last_message_at)
-)
-
-
-async def next_seq(
-    session: AsyncSession,
-    space_id: str,
-    thread_id: str,
-    now: datetime,
-    *,
-    message_id: str,
-    author: str | None,
-    preview: str,
-) -> tuple[int, datetime] | None:
-    """Count a new message into an open thread, make it the thread's last message, and
-    return its seq and timestamp; None if the thread is missing or closed. The row lock this
-    takes orders concurrent writers (ADR 0001).
-
-    `now` was read before the lock was granted, so a writer that waited may hold an older
-    time than the one before it: the timestamp never goes back, keeping `created_at`
-    ordered like `seq` and `last_message_at` equal to the newest message's."""
-    params = {
-        "where_id": thread_id,
-        "where_space_id": space_id,
-        "now": now,
-        "message_id": message_id,
-        "author": author,
-        "preview": preview,
-    }
-    row = (await session.execute(_NEXT_SEQ, params)).one_or_none()
-    return None if row is None else (row[0], row[1])
