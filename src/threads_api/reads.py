@@ -169,8 +169,7 @@ class Reads:
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
+        self._pool: PostgresConnections | None = None
         self._closed = False
         # Called with each statement's text before it runs: for tests and bench/ to count.
         self.observers: list[Callable[[str], None]] = []
@@ -256,46 +255,90 @@ class Reads:
                 raise unavailable(error) from error
             raise
 
-    async def _run_postgres_once(self, pool: asyncpg.Pool, unit: Unit[T]) -> T:
-        timeout = self._settings.database_timeout_seconds
-        async with pool.acquire(timeout=timeout) as connection:
-            try:
-                query, args = next(unit)
-                while True:
-                    for observe in self.observers:
-                        observe(query.postgres)
-                    rows = await connection.fetch(query.postgres, *args)
-                    query, args = unit.send(rows)
-            except StopIteration as done:
-                result: T = done.value
-                return result
+    async def _run_postgres_once(self, pool: "PostgresConnections", unit: Unit[T]) -> T:
+        connection = await pool.take()
+        reusable = False
+        try:
+            query, args = next(unit)
+            while True:
+                for observe in self.observers:
+                    observe(query.postgres)
+                rows = await connection.fetch(query.postgres, *args)
+                query, args = unit.send(rows)
+        except StopIteration as done:
+            reusable = True
+            result: T = done.value
+            return result
+        except Exception:
+            reusable = True  # a statement's error or the unit's own: the connection is fine
+            raise
+        finally:
+            pool.give_back(connection, reusable=reusable)
 
-    async def postgres_pool(self) -> asyncpg.Pool:
+    async def postgres_pool(self) -> "PostgresConnections":
         """The process's plain PostgreSQL connections: the reads', and the writes' too."""
-        if self._pool is not None:
-            return self._pool
-        async with self._pool_lock:
-            if self._pool is None:
-                timeout = self._settings.database_timeout_seconds
-                options = dict(self._postgres_options or {})
-                # As the engines' (db.py): a write whose process vanished mid-transaction
-                # frees its locks and idempotency keys after 30 s.
-                options["server_settings"] = {
-                    **options.get("server_settings", {}),
-                    "idle_in_transaction_session_timeout": "30000",
-                }
-                self._pool = await asyncpg.create_pool(
-                    **options,
-                    min_size=0,
-                    max_size=_POSTGRES_CONNECTIONS,
-                    timeout=timeout,
-                    command_timeout=timeout,
-                    # Nothing to reset: reads are single SELECTs, and writes (writes.py) end
-                    # their transactions and set only transaction-local settings; no LISTEN.
-                    # The default reset costs a round trip per use.
-                    reset=_nothing_to_reset,
-                )
-            return self._pool
+        if self._pool is None:
+            options = dict(self._postgres_options or {})
+            # As the engines' (db.py): a write whose process vanished mid-transaction frees
+            # its locks and idempotency keys after 30 s.
+            options["server_settings"] = {
+                **options.get("server_settings", {}),
+                "idle_in_transaction_session_timeout": "30000",
+            }
+            timeout = self._settings.database_timeout_seconds
+            self._pool = PostgresConnections(options, _POSTGRES_CONNECTIONS, timeout)
+        return self._pool
+
+
+class PostgresConnections:
+    """A plain pool of asyncpg connections, opened on demand: taken and given back without
+    a task, a reset query or a ping (asyncpg's own pool runs each acquire and each release
+    as a task of its own: ~2 tasks per request). Nothing to reset: reads are single SELECTs,
+    and writes (writes.py) end their transactions and set only transaction-local settings.
+    A connection that is closed, still in a transaction or was interrupted is not reused."""
+
+    def __init__(self, options: dict[str, Any], size: int, timeout: float) -> None:
+        self._options = options
+        self._timeout = timeout
+        self._free = asyncio.Semaphore(size)
+        self._idle: list[asyncpg.Connection] = []
+        self._open: set[asyncpg.Connection] = set()
+
+    async def take(self) -> asyncpg.Connection:
+        """An idle connection, or a new one; waits at most the database timeout for a free
+        one (TimeoutError)."""
+        if self._free.locked():
+            async with asyncio.timeout(self._timeout):
+                await self._free.acquire()
+        else:
+            await self._free.acquire()  # free: returns at once
+        try:
+            while self._idle:
+                connection = self._idle.pop()
+                if not connection.is_closed():
+                    return connection
+                self._open.discard(connection)
+            bounds = {"timeout": self._timeout, "command_timeout": self._timeout}
+            connection = await asyncpg.connect(**{**self._options, **bounds})
+            self._open.add(connection)
+            return connection
+        except BaseException:
+            self._free.release()
+            raise
+
+    def give_back(self, connection: asyncpg.Connection, *, reusable: bool) -> None:
+        if reusable and not connection.is_closed() and not connection.is_in_transaction():
+            self._idle.append(connection)
+        else:
+            connection.terminate()
+            self._open.discard(connection)
+        self._free.release()
+
+    async def close(self) -> None:
+        for connection in list(self._open):
+            connection.terminate()
+        self._open.clear()
+        self._idle.clear()
 
 
 def _asyncpg_options(url: URL) -> dict[str, Any]:
@@ -307,10 +350,6 @@ def _asyncpg_options(url: URL) -> dict[str, Any]:
     if "prepared_statement_cache_size" in options:
         options["statement_cache_size"] = options.pop("prepared_statement_cache_size")
     return dict(options)
-
-
-async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
-    return None
 
 
 def _lost_connection(error: BaseException) -> bool:

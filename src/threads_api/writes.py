@@ -20,6 +20,7 @@ broker) learn "space id -> newest position", as they do of the ORM sessions' com
 """
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -146,22 +147,32 @@ class Writes:
 
     async def _run_postgres(self, make_unit: Callable[[], Unit[T]]) -> T:
         pool = await self._reads.postgres_pool()
-        timeout = self._settings.database_timeout_seconds
         try:
-            async with pool.acquire(timeout=timeout) as connection:
+            connection = await pool.take()
+            try:
+                transaction = connection.transaction()
+                await transaction.start()
+            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError):
+                # A pooled connection that died with the server fails here, before anything
+                # was written: once more on a new one.
+                pool.give_back(connection, reusable=False)
+                connection = await pool.take()
                 transaction = connection.transaction()
                 try:
                     await transaction.start()
-                except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError):
-                    # A pooled connection that died with the server fails here, before
-                    # anything was written: once more on a new one.
-                    connection = None
-                if connection is not None:
-                    return await self._run_postgres_unit(connection, transaction, make_unit())
-            async with pool.acquire(timeout=timeout) as connection:
-                transaction = connection.transaction()
-                await transaction.start()
-                return await self._run_postgres_unit(connection, transaction, make_unit())
+                except BaseException:
+                    pool.give_back(connection, reusable=False)
+                    raise
+            reusable = False
+            try:
+                result = await self._run_postgres_unit(connection, transaction, make_unit())
+                reusable = True
+                return result
+            except Exception:
+                reusable = True  # rolled back: the connection is fine, unless it is closed
+                raise
+            finally:
+                pool.give_back(connection, reusable=reusable)
         except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
             raise unavailable(error) from error
         except asyncpg.PostgresError as error:
@@ -187,15 +198,17 @@ class Writes:
                     appended[args[0]] = rows[0][0]
                 query, args = unit.send(rows)
         except StopIteration as done:
-            await transaction.commit()
-            if appended:
-                self._notify(appended)
             result: T = done.value
-            return result
         except BaseException:
             if not connection.is_closed():
-                await transaction.rollback()
+                # A rollback that fails leaves the connection in its transaction: not reused.
+                with contextlib.suppress(Exception):
+                    await transaction.rollback()
             raise
+        await transaction.commit()
+        if appended:
+            self._notify(appended)
+        return result
 
 
 class _SqliteWriter:
