@@ -21,6 +21,11 @@ serve. BENCH_DATABASE_ONLY=0 skips the runs on PostgreSQL alone;
 BENCH_DATABASE_VARIANTS (names in DB_EVENTS, separated by ";") picks some of them.
 Results: bench/out/event_positions.json (or BENCH_OUTPUT).
 
+Since ADR 0012 a message create appends its event in its write unit
+(`event.repository.append_plain`): `off` removes that append too, while `xid` and the
+diagnostic variants replace only the ORM path's `append` (thread changes, edits), so they
+no longer change what POST message does.
+
 Each variant is `threads-api serve` with `event.repository.append` replaced in its process
 (`event_positions.py serve VARIANT …`) on a database of its own; wrk drives it with
 bench/event_writes.lua. All run at once, taking turns: each round runs every variant on
@@ -170,11 +175,17 @@ def serve(variant: str, argv: list[str]) -> None:
     # repository.append runs as the transaction commits, synchronously (event/service.py).
     statements = {"xid": XID_APPEND, **DIAGNOSTIC_APPEND}
     if variant == "off":
-        # No event at all: neither its row nor the JSON of its data.
+        # No event at all: neither its row nor the JSON of its data, on the ORM path and
+        # in the message creates' write units (writes.py).
         async def append(*args: Any, **kwargs: Any) -> None:
             return None
 
+        def append_plain(*args: Any, **kwargs: Any) -> Any:
+            return 0
+            yield  # a unit that runs no statement
+
         EventService.append = append  # type: ignore[method-assign]
+        repository.append_plain = append_plain
     elif variant in statements:
         statement = text(statements[variant])
 

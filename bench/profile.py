@@ -8,7 +8,9 @@
 request and scenario, the SQL statements, transactions (BEGIN) and pool checkouts, from
 SQLAlchemy events. `spy` starts the real server (pinned to CPU 0), drives POST message and
 GET thread with wrk (CPU 1), records py-spy raw stacks (bench/out/pyspy-*.txt, also a flame
-graph .svg) and prints the share of CPU samples spent under each layer.
+graph .svg) and prints the share of CPU samples spent under each layer. `BENCH_SCENARIOS`
+picks the scenarios, `BENCH_DATABASE=postgres` profiles on PostgreSQL. `count` sees the
+engines' statements only, not those of the plain reads and writes (reads.py, writes.py).
 
 py-spy is a bench-only tool: `.venv/bin/pip install py-spy` (not a project dependency).
 """
@@ -325,7 +327,7 @@ def spy(seconds: int) -> None:
         py_spy = Path(shutil.which("py-spy") or "py-spy")
     import bench as b
 
-    with fresh_database("sqlite", "profile-spy") as db:
+    with fresh_database(os.environ.get("BENCH_DATABASE", "sqlite"), "profile-spy") as db:
         server = start_ours(db, "profile-spy", {"THREADS_API_LOG_LEVEL": "INFO"})
         try:
             f = b.prepare(server.base)

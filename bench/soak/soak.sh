@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make soak`: wrk against a real `threads-api serve`, 70/30 reads/writes, for SOAK_SECONDS.
-# Prints 2xx/4xx/5xx, p50/p99, the server's RSS and open fds at start and end, and checks that
+# Prints 2xx/4xx/5xx, p50/p99, the server's RSS and open fds at start, every
+# SOAK_SAMPLE_SECONDS (30) and at the end, and checks that
 # the database holds exactly one row per 201 received. Exits non-zero on any 5xx or mismatch.
 #   SOAK_SECONDS (30)  SOAK_CONNECTIONS (16)  SOAK_DATABASE_URL (a fresh SQLite file)
 set -euo pipefail
@@ -50,9 +51,19 @@ done
 usage() { echo "rss_kb=$(ps -o rss= -p "$SERVER" | tr -d ' ') open_fds=$(ls "/proc/$SERVER/fd" | wc -l)"; }
 echo "server pid $SERVER  database $DATABASE_URL  ${SECONDS_TO_RUN}s  $CONNECTIONS connections"
 echo "START $(usage)"
+# Memory under load, every SOAK_SAMPLE_SECONDS: growth shows as a rising rss_kb.
+(
+  started=$(date +%s)
+  while sleep "${SOAK_SAMPLE_SECONDS:-30}"; do
+    echo "  t+$(($(date +%s) - started))s $(usage)"
+  done
+) >"$WORK/usage.txt" 2>/dev/null &
+SAMPLER=$!
 SOAK_PATHS="$PATHS" SOAK_KEY="$KEY" SOAK_PENDING="$WORK/pending.txt" \
   "${PIN_WRK[@]}" wrk -t 2 -c "$CONNECTIONS" -d "${SECONDS_TO_RUN}s" --timeout 10s --latency \
   -s "$ROOT/bench/soak/soak.lua" "$URL" | tee "$WORK/wrk.txt" | grep -E '^(SOAK|Running|  [0-9]+ threads)'
+kill "$SAMPLER" 2>/dev/null || true
+cat "$WORK/usage.txt"
 echo "END   $(usage)"
 
 # Writes cut off when wrk stopped have an unknown outcome: retry each with its own key.

@@ -69,7 +69,8 @@ async def idempotency_key(
 ) -> IdempotencyKey | None:
     if key is None:
         return None
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(" " <= ch <= "~" for ch in key):
+    # Printable ASCII is exactly 0x20-0x7E.
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
         raise InvalidIdempotencyKey(
             f"{HEADER} must be 1-{MAX_KEY_LENGTH} printable ASCII characters."
         )
