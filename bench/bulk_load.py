@@ -134,6 +134,7 @@ def _rows(layout: Layout) -> tuple[list[tuple], Iterator[list[tuple]], Iterator[
                         CONTENT.format(seq),
                         "{}",
                         created + timedelta(milliseconds=seq),
+                        1,  # version: never edited
                     )
                 )
                 if len(batch) == BATCH:
@@ -173,8 +174,8 @@ def load_sqlite(db: Database, layout: Layout) -> None:
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO messages (id, space_id, thread_id, seq, author, content, metadata, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*r[:7], _sqlite_ts(r[7])) for r in batch],
+            "created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*r[:7], _sqlite_ts(r[7]), r[8]) for r in batch],
         )
         conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -221,6 +222,7 @@ async def _load_postgres(db: Database, layout: Layout) -> None:
                     "content",
                     "metadata",
                     "created_at",
+                    "version",
                 ],
             )
         # What autovacuum would do soon after such a load; without it the planner guesses.

@@ -21,11 +21,9 @@ broker) learn "space id -> newest position", as they do of the ORM sessions' com
 
 import asyncio
 import contextlib
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs
@@ -89,8 +87,7 @@ class Writes:
         self._settings = settings
         self._reads = reads
         path = sqlite_path(settings)
-        self._sqlite = None if path is None else _SqliteWriter(path, settings, self._committed)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sqlite = None if path is None else _SqliteWriter(path, settings, self._notify)
         self._closed = False
         # Called on the event loop after each commit that appended events.
         self.on_commit: list[Callable[[Appended], None]] = []
@@ -103,7 +100,7 @@ class Writes:
     @property
     def waiting(self) -> int:
         """Units queued for the SQLite writer, not yet started."""
-        return 0 if self._sqlite is None else self._sqlite.waiting
+        return 0 if self._sqlite is None else len(self._sqlite.waiting)
 
     async def run(self, unit: Callable[P, Unit[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """What `unit(*args)` returns once its transaction committed; what it raised, with
@@ -112,32 +109,16 @@ class Writes:
             raise unavailable(RuntimeError("the plain write connections are closed"))
         if self._sqlite is None:
             return await self._run_postgres(lambda: unit(*args, **kwargs))
-        self._loop = asyncio.get_running_loop()
-        job = self._sqlite.submit(unit(*args, **kwargs))
         try:
-            try:
-                # Bounded as the wait for the ORM's writer connection is (db.py), but only
-                # while the unit has not started: one that runs is waited for, to answer
-                # what it did.
-                async with asyncio.timeout(self._settings.database_timeout_seconds * 6):
-                    return await asyncio.shield(asyncio.wrap_future(job))
-            except TimeoutError as error:
-                if job.cancel():
-                    raise unavailable(error) from error
-                return await asyncio.wrap_future(job)
-        except sqlite3.OperationalError as error:
+            return await self._sqlite.run(unit(*args, **kwargs))
+        except (TimeoutError, sqlite3.OperationalError) as error:
             # Locked past the busy timeout, the file gone, a full disk: as the reads do.
             raise unavailable(error) from error
 
     async def close(self) -> None:
         self._closed = True
         if self._sqlite is not None:
-            await asyncio.to_thread(self._sqlite.close)
-
-    def _committed(self, appended: Appended) -> None:
-        """From the writer thread: tell the listeners, on the event loop."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._notify, appended)
+            await self._sqlite.close()
 
     def _notify(self, appended: Appended) -> None:
         for listener in self.on_commit:
@@ -212,7 +193,14 @@ class Writes:
 
 
 class _SqliteWriter:
-    """The writer thread, its connection, and the queue of units waiting for it."""
+    """The write connection, its thread, and the units waiting for it.
+
+    A group's statements run on the event loop: they only take the write lock's holder's
+    pages, so they do not wait, and a unit costs no hop and no fight for the GIL with the
+    thread (a unit run on the thread waited for the GIL after each statement while the loop
+    was busy: up to 5 ms each, seconds a group). What can wait runs on the writer's thread:
+    `BEGIN IMMEDIATE` (for another writer's lock, up to `busy_timeout`) and the COMMIT (the
+    fsync), while the loop serves on and the next group queues."""
 
     def __init__(
         self, path: str, settings: Settings, committed: Callable[[Appended], None]
@@ -220,96 +208,93 @@ class _SqliteWriter:
         self._path = path
         self._settings = settings
         self._committed = committed
-        self._queue: queue.SimpleQueue[Future[Any] | None] = queue.SimpleQueue()
-        self._units: dict[Future[Any], Unit[Any]] = {}
-        self._units_lock = threading.Lock()
+        self.waiting: list[tuple[asyncio.Future[Any], Unit[Any]]] = []
+        self._writing: asyncio.Task[None] | None = None
+        self._thread = ThreadPoolExecutor(1, "sqlite-writer")
         self._connection: sqlite3.Connection | None = None
         self._file_id: tuple[int, int] | None = None
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
         self.commits = 0
         self.units = 0
 
-    def submit(self, unit: Unit[T]) -> "Future[T]":
-        if self._thread is None:
-            with self._start_lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._serve, name="sqlite-writer", daemon=True
-                    )
-                    self._thread.start()
-        job: Future[T] = Future()
-        with self._units_lock:
-            self._units[job] = unit
-        self._queue.put(job)
-        return job
-
-    @property
-    def waiting(self) -> int:
-        return self._queue.qsize()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    def _serve(self) -> None:
-        while True:
-            group = self._next_group()
-            if group is None:
-                return
-            if not group:
-                continue
-            try:
-                self._write(group)
-            except BaseException as error:
-                # A bug or a broken connection: its callers are told, the writer goes on,
-                # on a new connection.
-                for job, _ in group:
-                    if not job.done():
-                        job.set_exception(error)
-                if self._connection is not None:
-                    self._connection.close()
-                    self._connection = None
-
-    def _next_group(self) -> list[tuple[Future[Any], Unit[Any]]] | None:
-        """The units waiting now, in arrival order (at least one; None once closing), without
-        those whose caller gave up before they started."""
-        jobs = [self._queue.get()]
-        while len(jobs) < MAX_GROUP and jobs[-1] is not None:
-            try:
-                jobs.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        group = []
-        for job in jobs:
-            if job is None:
-                self._queue.put(None)  # seen again once this group is written
-                if len(jobs) == 1:
-                    return None
-                continue
-            with self._units_lock:
-                unit = self._units.pop(job)
-            if job.set_running_or_notify_cancel():
-                group.append((job, unit))
-        return group
-
-    def _write(self, group: list[tuple[Future[Any], Unit[Any]]]) -> None:
-        """Run the group's units in one transaction and commit it once; then answer each."""
-        alone = len(group) == 1
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
-        appended: Appended = {}
+    async def run(self, unit: Unit[T]) -> T:
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        job = (done, unit)
+        self.waiting.append(job)
+        if self._writing is None:
+            self._writing = asyncio.create_task(self._write_groups(), name="sqlite writer")
         try:
-            connection = self._connect()
-            connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            for job, _ in group:
-                job.set_exception(error)
-            return
-        for job, unit in group:
+            # Bounded as the wait for the ORM's writer connection is (db.py), but only while
+            # the unit has not started: one that runs is waited for, to answer what it did.
+            async with asyncio.timeout(self._settings.database_timeout_seconds * 6):
+                return await asyncio.shield(done)
+        except TimeoutError:
+            if job in self.waiting:
+                self.waiting.remove(job)
+                raise
+            return await done
+        except asyncio.CancelledError:
+            if job in self.waiting:  # the caller left before its unit started: drop it
+                self.waiting.remove(job)
+            raise
+
+    async def close(self) -> None:
+        if self._writing is not None:
+            await self._writing
+        loop = asyncio.get_running_loop()
+        if self._connection is not None:
+            await loop.run_in_executor(self._thread, self._connection.close)
+            self._connection = None
+        self._thread.shutdown(wait=True)
+
+    async def _write_groups(self) -> None:
+        """Write groups for as long as units wait: each group is the units that queued while
+        the last one was being begun or committed (at most MAX_GROUP)."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self.waiting:
+                try:
+                    connection = await loop.run_in_executor(self._thread, self._begin)
+                except Exception as error:
+                    group, self.waiting = self.waiting[:MAX_GROUP], self.waiting[MAX_GROUP:]
+                    _settle([(done, False, error) for done, _ in group])
+                    continue
+                group, self.waiting = self.waiting[:MAX_GROUP], self.waiting[MAX_GROUP:]
+                appended: Appended = {}
+                outcomes = self._run_group(connection, group, appended)
+                try:
+                    if connection.in_transaction:
+                        await loop.run_in_executor(self._thread, _commit, connection)
+                except Exception as error:
+                    outcomes = [(done, False, error) for done, _ in group]
+                else:
+                    self.commits += 1
+                    self.units += len(group)
+                    if appended:
+                        self._committed(appended)
+                _settle(outcomes)
+        finally:
+            self._writing = None
+
+    def _begin(self) -> sqlite3.Connection:
+        """On the writer's thread: the connection, in a write transaction."""
+        connection, self._file_id = connect_sqlite(
+            self._path, self._settings, self._connection, self._file_id, writer=True
+        )
+        self._connection = connection
+        connection.execute("BEGIN IMMEDIATE")
+        return connection
+
+    def _run_group(
+        self,
+        connection: sqlite3.Connection,
+        group: list[tuple[asyncio.Future[Any], Unit[Any]]],
+        appended: Appended,
+    ) -> list[tuple[asyncio.Future[Any], bool, Any]]:
+        """Each unit in its own savepoint (none when it is alone): (future, succeeded,
+        result or error) of each."""
+        alone = len(group) == 1
+        outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        for done, unit in group:
             if not alone:
                 connection.execute("SAVEPOINT unit")
             try:
@@ -318,33 +303,14 @@ class _SqliteWriter:
                 if not connection.in_transaction:
                     # SQLite ended the whole transaction (a full disk, an I/O error): every
                     # unit of the group is lost with it.
-                    for failed, _ in group:
-                        failed.set_exception(error)
-                    return
-                connection.execute("ROLLBACK TO unit" if not alone else "ROLLBACK")
-                outcomes.append((job, False, error))
+                    return [(future, False, error) for future, _ in group]
+                connection.execute("ROLLBACK" if alone else "ROLLBACK TO unit")
+                outcomes.append((done, False, error))
             else:
-                outcomes.append((job, True, result))
+                outcomes.append((done, True, result))
             if not alone:
                 connection.execute("RELEASE unit")
-        try:
-            if connection.in_transaction:
-                connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            for job, _ in group:
-                job.set_exception(error)
-            return
-        self.commits += 1
-        self.units += len(group)
-        if appended:
-            self._committed(appended)
-        for job, succeeded, value in outcomes:
-            if succeeded:
-                job.set_result(value)
-            else:
-                job.set_exception(value)
+        return outcomes
 
     @staticmethod
     def _run_unit(connection: sqlite3.Connection, unit: Unit[T], appended: Appended) -> T:
@@ -359,10 +325,22 @@ class _SqliteWriter:
             result: T = done.value
             return result
 
-    def _connect(self) -> sqlite3.Connection:
-        """The writer's connection, reopened when the file at the path is another one."""
-        connection, self._file_id = connect_sqlite(
-            self._path, self._settings, self._connection, self._file_id, writer=True
-        )
-        self._connection = connection
-        return connection
+
+def _commit(connection: sqlite3.Connection) -> None:
+    """On the writer's thread: COMMIT (the fsync); ROLLBACK when it fails."""
+    try:
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for done, succeeded, value in outcomes:
+        if done.done():
+            continue
+        if succeeded:
+            done.set_result(value)
+        else:
+            done.set_exception(value)

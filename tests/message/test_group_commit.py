@@ -3,27 +3,17 @@ its next transaction and one COMMIT, each in its own savepoint: one request's er
 back only its own work, a duplicate in the same group replays, seqs stay dense."""
 
 import asyncio
-import threading
+import sqlite3
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.helpers import Api, problem
-from threads_api.reads import Statement, Unit
+from threads_api.reads import sqlite_path
 from threads_api.state import app_state
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-_SELECT_1 = Statement(sqlite="SELECT 1", postgres="SELECT 1")
-
-
-def _hold_the_writer(inside: threading.Event, release: threading.Event) -> Unit[None]:
-    """A unit that keeps the writer thread busy until `release`."""
-    inside.set()
-    release.wait(30)
-    yield _SELECT_1, ()
-
 
 async def _until(condition: Any) -> None:
     for _ in range(1000):
@@ -44,10 +34,12 @@ async def test_queued_creates_share_one_commit_and_fail_alone(
     used = await client.post(messages, json={"content": "x"}, headers={"Idempotency-Key": "b"})
     assert used.status_code == 201
 
-    writes = app_state(app).database.writes
-    inside, release = threading.Event(), threading.Event()
-    holder = asyncio.create_task(writes.run(_hold_the_writer, inside, release))
-    await asyncio.to_thread(inside.wait, 10)
+    state = app_state(app)
+    writes = state.database.writes
+    # Another connection holds the write lock: the writer waits for it on its thread, while
+    # the requests queue behind it.
+    holder = sqlite3.connect(sqlite_path(state.settings), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
     commits, units = writes.group_commits
 
     def post(path: str, body: dict[str, Any], key: str | None = None) -> Any:
@@ -64,12 +56,12 @@ async def test_queued_creates_share_one_commit_and_fail_alone(
         **{f"plain {i}": post(messages, {"content": f"m{i}"}) for i in range(4)},
     }
     await _until(lambda: writes.waiting == len(group))
-    release.set()
-    await holder
+    holder.execute("COMMIT")
+    holder.close()
     answers = {name: await task for name, task in group.items()}
 
-    # One transaction for the holder, one for the whole group.
-    assert writes.group_commits == (commits + 2, units + 1 + len(group))
+    # One transaction for the whole group.
+    assert writes.group_commits == (commits + 1, units + len(group))
     first, duplicate = answers["first"], answers["duplicate"]
     assert (first.status_code, duplicate.status_code) == (201, 201)
     assert first.content == duplicate.content
