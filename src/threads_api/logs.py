@@ -5,6 +5,7 @@ import atexit
 import json
 import logging
 import sys
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
@@ -12,6 +13,8 @@ from typing import TextIO
 # Set by the request middleware, so every line logged while serving a request names it.
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
+# A str as json.dumps(..., ensure_ascii=False) writes it, quotes included.
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
 _FIELDS = ("request_id", "method", "path", "status", "duration_ms", "api_key_id")
 # Objects some lines carry, under their own name: a webhook attempt (webhook/service.py).
 _OBJECTS = ("webhook_attempt",)
@@ -56,7 +59,9 @@ class RequestLog:
         self._stream: TextIO | None = None
         self._pending: list[str] = []
         self._flush_on: asyncio.AbstractEventLoop | None = None  # the loop a flush waits on
-        self._encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+        self._line_head = (
+            f'"level": "info", "logger": {_json_string(self.logger.name)}, "message": "request", '
+        )
 
     def write_to(self, stream: TextIO) -> None:
         self.flush()
@@ -87,21 +92,16 @@ class RequestLog:
                 },
             )
             return
-        line = self._encode(
-            {
-                "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-                "level": "info",
-                "logger": self.logger.name,
-                "message": "request",
-                "request_id": request_id,
-                "method": method,
-                "path": path,
-                "status": status,
-                "duration_ms": duration_ms,
-                "api_key_id": api_key_id,
-            }
+        # Written out rather than encoded from a dict: half the cost, the same bytes (strings
+        # as json.dumps escapes them, numbers as it writes them; tests/test_logs.py).
+        text = _json_string
+        key = "null" if api_key_id is None else text(api_key_id)
+        self._pending.append(
+            f'{{"time": "{datetime.now(UTC).isoformat(timespec="microseconds")}", '
+            f'{self._line_head}"request_id": {text(request_id)}, "method": {text(method)}, '
+            f'"path": {text(path)}, "status": {status!r}, "duration_ms": {duration_ms!r}, '
+            f'"api_key_id": {key}}}'
         )
-        self._pending.append(line)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop to wait for

@@ -12,11 +12,12 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.types import Scope
 
 from threads_api.auth.principal import Principal
 from threads_api.auth.service import auth as auth_service
 from threads_api.errors import MalformedJson, PayloadTooLarge, UnsupportedMediaType
-from threads_api.state import app_state
+from threads_api.state import AppState, app_state
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON = "application/json"
@@ -50,6 +51,26 @@ def _parse_json(body: bytes) -> Any:
         # ValueError covers bad syntax and bytes that are not UTF-8; RecursionError, arrays
         # nested deeper than the parser's stack.
         raise MalformedJson("The body is not valid JSON.") from None
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of the header `name` (lower case), as `request.headers.get` reads it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
+
+
+async def authenticate_directly(state: AppState, scope: Scope) -> Principal:
+    """What `ApiRoute` does first, for a route the request middleware serves itself
+    (middleware.py's direct routes): who asks, kept in the request's state."""
+    principal = await auth_service.authenticate(
+        state.database, state.principals, header(scope, b"x-api-key")
+    )
+    scope["state"]["principal"] = principal
+    scope["state"]["api_key_id"] = principal.key_id
+    return principal
 
 
 class ApiRoute(APIRoute):

@@ -15,6 +15,7 @@ from threads_api.state import app_state
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
+
 async def _until(condition: Any) -> None:
     for _ in range(1000):
         if condition():

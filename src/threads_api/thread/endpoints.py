@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from starlette.types import Receive, Scope, Send
 
 from threads_api.errors import (
     Forbidden,
@@ -11,11 +12,12 @@ from threads_api.errors import (
 )
 from threads_api.kit.etag import etag_of, if_none_match_hits
 from threads_api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Order, Page
+from threads_api.middleware import direct_routes
 from threads_api.pages import CursorsDep, page_response
-from threads_api.routing import ApiRoute
-from threads_api.space.dependencies import ReadableSpaceId, WritableSpaceId
+from threads_api.routing import ApiRoute, authenticate_directly, header
+from threads_api.space.dependencies import ReadableSpaceId, WritableSpaceId, checked_space_id
 from threads_api.space.errors import SpaceNotFound
-from threads_api.state import SessionDep, app_state
+from threads_api.state import AppState, SessionDep, app_state
 from threads_api.thread.errors import ThreadNotFound
 from threads_api.thread.schemas import StatusFilter, Thread, ThreadSort, ThreadUpdate
 from threads_api.thread.service import thread as thread_service
@@ -81,11 +83,34 @@ async def get_thread(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """One thread, with a strong `ETag`; `If-None-Match` answers 304 when it is current."""
-    body = await thread_service.read_json(app_state(request).database.reads, space_id, thread_id)
+    return await _thread_response(app_state(request), space_id, thread_id, if_none_match)
+
+
+async def _thread_response(
+    state: AppState, space_id: str, thread_id: str, if_none_match: str | None
+) -> Response:
+    body = await thread_service.read_json(state.database.reads, space_id, thread_id)
     etag = etag_of(body)
     if if_none_match_hits(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
     return Response(body, media_type="application/json", headers={"ETag": etag})
+
+
+async def get_thread_directly(
+    scope: Scope, receive: Receive, send: Send, values: list[str]
+) -> None:
+    """`get_thread`, served by the request middleware without FastAPI's routing and
+    dependencies, as the route read most (issue 11): the same checks in the contract's order
+    (§9: authentication, the space's visibility, then its scope) and the same answer."""
+    space_id, thread_id = values
+    state = app_state(scope["app"])
+    principal = await authenticate_directly(state, scope)
+    await checked_space_id(state, space_id, principal, "read")
+    response = await _thread_response(state, space_id, thread_id, header(scope, b"if-none-match"))
+    await response(scope, receive, send)
+
+
+direct_routes.add("/v1/spaces/{space_id}/threads/{thread_id}", get_thread_directly)
 
 
 @router.patch(
