@@ -303,10 +303,13 @@ class PostgresConnections:
         self._free = asyncio.Semaphore(size)
         self._idle: list[asyncpg.Connection] = []
         self._open: set[asyncpg.Connection] = set()
+        self._closed = False
 
     async def take(self) -> asyncpg.Connection:
         """An idle connection, or a new one; waits at most the database timeout for a free
-        one (TimeoutError)."""
+        one (TimeoutError). Once closed, an InterfaceError (an outage: 503)."""
+        if self._closed:
+            raise asyncpg.InterfaceError("the plain PostgreSQL connections are closed")
         if self._free.locked():
             async with asyncio.timeout(self._timeout):
                 await self._free.acquire()
@@ -327,7 +330,12 @@ class PostgresConnections:
             raise
 
     def give_back(self, connection: asyncpg.Connection, *, reusable: bool) -> None:
-        if reusable and not connection.is_closed() and not connection.is_in_transaction():
+        if (
+            reusable
+            and not self._closed
+            and not connection.is_closed()
+            and not connection.is_in_transaction()
+        ):
             self._idle.append(connection)
         else:
             connection.terminate()
@@ -335,9 +343,12 @@ class PostgresConnections:
         self._free.release()
 
     async def close(self) -> None:
-        for connection in list(self._open):
+        """Close the idle connections now, those in use as they are given back: a read or
+        write in flight at shutdown ends as it would have."""
+        self._closed = True
+        for connection in self._idle:
             connection.terminate()
-        self._open.clear()
+            self._open.discard(connection)
         self._idle.clear()
 
 
