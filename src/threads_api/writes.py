@@ -260,11 +260,16 @@ class _SqliteWriter:
                     continue
                 group, self.waiting = self.waiting[:MAX_GROUP], self.waiting[MAX_GROUP:]
                 appended: Appended = {}
-                outcomes = self._run_group(connection, group, appended)
                 try:
+                    outcomes = self._run_group(connection, group, appended)
                     if connection.in_transaction:
                         await loop.run_in_executor(self._thread, _commit, connection)
                 except Exception as error:
+                    # A failed COMMIT, or a savepoint SQLite would not take: nobody's work
+                    # is kept, everybody is told.
+                    with contextlib.suppress(sqlite3.Error):
+                        if connection.in_transaction:
+                            connection.execute("ROLLBACK")
                     outcomes = [(done, False, error) for done, _ in group]
                 else:
                     self.commits += 1

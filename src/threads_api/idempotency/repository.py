@@ -53,6 +53,7 @@ _CLAIM = Statement(
     " $4::text::timestamptz WHERE set_config('lock_timeout', $5::text, true) IS NOT NULL"
     " ON CONFLICT DO NOTHING RETURNING set_config('lock_timeout', NULL, true)",
 )
+# SQLite has nothing to bound (its one writer waits for nobody here): a no-op, same argument.
 _SET_LOCK_TIMEOUT = Statement(
     sqlite="SELECT ?1", postgres="SELECT set_config('lock_timeout', $1::text, true)"
 )
