@@ -50,6 +50,9 @@ def problem_response_parts(
 
 # A route's handler, given the values of its `{parameters}` in order.
 DirectHandler = Callable[[Scope, Receive, Send, list[str]], Awaitable[None]]
+# Whether a request is one the direct handler takes (its query string, say); one it declines
+# goes to its FastAPI route, which validates and answers everything else.
+DirectAccepts = Callable[[Scope], bool]
 
 
 class DirectRoutes:
@@ -61,19 +64,21 @@ class DirectRoutes:
     it whenever it is not served from here; both must answer alike (the tests compare them).
     A path registered here must be one that no route declared before it answers for GET.
     An error the handler raises goes to the app's own exception handlers, as it would there.
+    A route registered with `accepts` serves only the requests it accepts (a list: the
+    query strings it can read without FastAPI's validation); the others go to FastAPI.
     """
 
     def __init__(self) -> None:
         # Each path's segments: a literal, or None for a `{parameter}` (one non-empty segment).
-        self._routes: list[tuple[list[str | None], DirectHandler]] = []
+        self._routes: list[tuple[list[str | None], DirectHandler, DirectAccepts | None]] = []
 
-    def add(self, path: str, handler: DirectHandler) -> None:
+    def add(self, path: str, handler: DirectHandler, accepts: DirectAccepts | None = None) -> None:
         segments = [None if s[:1] == "{" and s[-1:] == "}" else s for s in path.split("/")]
-        self._routes.append((segments, handler))
+        self._routes.append((segments, handler, accepts))
 
-    def find(self, path: str) -> tuple[DirectHandler, list[str]] | None:
+    def find(self, path: str) -> tuple[DirectHandler, list[str], DirectAccepts | None] | None:
         parts = path.split("/")
-        for segments, handler in self._routes:
+        for segments, handler, accepts in self._routes:
             if len(segments) != len(parts):
                 continue
             values = []
@@ -83,7 +88,7 @@ class DirectRoutes:
                 elif segment != part:
                     break
             else:
-                return handler, values
+                return handler, values, accepts
         return None
 
 
@@ -178,6 +183,15 @@ class RequestContextMiddleware:
             )
 
     def _direct_route(self, scope: Scope) -> tuple[DirectHandler, list[str]] | None:
+        found = self._registered_route(scope)
+        if found is None:
+            return None
+        handler, values, accepts = found
+        return None if accepts is not None and not accepts(scope) else (handler, values)
+
+    def _registered_route(
+        self, scope: Scope
+    ) -> tuple[DirectHandler, list[str], DirectAccepts | None] | None:
         if scope["method"] not in ("GET", "HEAD") or scope.get("root_path"):
             return None
         if self._serves_directly is None:

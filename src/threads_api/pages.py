@@ -1,11 +1,12 @@
 """A list endpoint's answer: the cursor it was given (`CursorsDep`) and the page it returns,
 with its `Link` header (`build_page`). The page model and the SQL are in kit/pagination.py."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import Depends, Request, Response
+from starlette.types import Scope
 
 from threads_api.kit.cursor import CursorCodec
 from threads_api.kit.pagination import Page
@@ -21,6 +22,27 @@ def cursor_codec(request: Request) -> CursorCodec:
 
 
 CursorsDep = Annotated[CursorCodec, Depends(cursor_codec)]
+
+
+def simple_query(scope: Scope, rules: Mapping[str, Callable[[str], bool]]) -> dict[str, str] | None:
+    """The query parameters, when each is one of `rules`, given once, with a value its rule
+    accepts; None otherwise. What a list served directly (middleware.py) reads by itself:
+    anything else is for its FastAPI route to validate and answer."""
+    found: dict[str, str] = {}
+    for name, value in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
+        rule = rules.get(name)
+        if rule is None or name in found or not rule(value):
+            return None
+        found[name] = value
+    return found
+
+
+def digits_within(low: int, high: int) -> Callable[[str], bool]:
+    """A rule of `simple_query`: a number written with ASCII digits only, in [low, high]."""
+    width = len(str(high))
+    return lambda value: (
+        value.isascii() and value.isdigit() and len(value) <= width and low <= int(value) <= high
+    )
 
 
 def next_link(request: Request, cursor: str) -> str:

@@ -1,6 +1,7 @@
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
+from starlette.types import Receive, Scope, Send
 
 from threads_api.auth.dependencies import current_principal
 from threads_api.errors import (
@@ -19,7 +20,7 @@ from threads_api.idempotency.dependencies import (
 )
 from threads_api.idempotency.service import idempotency as idempotency_service
 from threads_api.kit.etag import etag_of, if_none_match_hits, with_etag
-from threads_api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Order, Page
+from threads_api.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, Limit, Order, Page
 from threads_api.message.erasure import checkpoint_after_erasure
 from threads_api.message.errors import MessageDeleted, MessageNotFound
 from threads_api.message.schemas import (
@@ -31,9 +32,10 @@ from threads_api.message.schemas import (
     ThreadWithMessageCreate,
 )
 from threads_api.message.service import message as message_service
-from threads_api.pages import CursorsDep, build_page, page_response
-from threads_api.routing import ApiRoute
-from threads_api.space.dependencies import ReadableSpaceId, WritableSpaceId
+from threads_api.middleware import direct_routes
+from threads_api.pages import CursorsDep, build_page, digits_within, page_response, simple_query
+from threads_api.routing import ApiRoute, authenticate_directly
+from threads_api.space.dependencies import ReadableSpaceId, WritableSpaceId, checked_space_id
 from threads_api.space.errors import SpaceNotFound
 from threads_api.state import DatabaseDep, SessionDep, app_state
 from threads_api.thread.errors import ThreadClosed, ThreadNotFound
@@ -94,8 +96,6 @@ async def list_messages(
     request: Request,
     space_id: ReadableSpaceId,
     thread_id: str,
-    database: DatabaseDep,
-    cursors: CursorsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     order: Order = "asc",
@@ -116,13 +116,27 @@ async def list_messages(
 ) -> Response:
     """The messages of a thread, oldest first by default. With `wait`, a long-poll: the
     answer comes as soon as a message matches, or with an empty page after `wait` s."""
+    return await _messages_page(request, space_id, thread_id, limit, cursor, order, after_seq, wait)
+
+
+async def _messages_page(
+    request: Request,
+    space_id: str,
+    thread_id: str,
+    limit: int,
+    cursor: str | None,
+    order: Order,
+    after_seq: int | None,
+    wait: float,
+) -> Response:
+    state = app_state(request)
     binding = messages_binding(thread_id, order, after_seq)
-    after = None if cursor is None else cursors.decode(binding, cursor)[0]
+    after = None if cursor is None else state.cursors.decode(binding, cursor)[0]
 
     async def read() -> tuple[list[dict[str, Any]], bool]:
         # Each read on a plain connection: nothing is held while the long-poll waits.
         return await message_service.page(
-            database.reads,
+            state.database.reads,
             space_id,
             thread_id,
             after_seq=after_seq,
@@ -131,7 +145,7 @@ async def list_messages(
             limit=limit,
         )
 
-    items, has_more = await app_state(request).streams.wait_for(
+    items, has_more = await state.streams.wait_for(
         current_principal(request).key_id,
         space_id,
         Filters(thread_id=thread_id, types=frozenset({"message.created"})),
@@ -143,6 +157,52 @@ async def list_messages(
     return page_response(
         request, items, has_more, binding=binding, position_of=lambda m: [m["seq"]]
     )
+
+
+# What a page of messages served directly reads by itself: no long-poll (`wait`), and any
+# other query goes to the FastAPI route.
+_MESSAGES_QUERY = {
+    "limit": digits_within(1, MAX_LIMIT),
+    "cursor": lambda value: True,  # checked as the route checks it: InvalidCursor
+    "order": lambda value: value in ("asc", "desc"),
+    "after_seq": digits_within(0, 2**31 - 1),
+}
+
+
+async def list_messages_directly(
+    scope: Scope, receive: Receive, send: Send, values: list[str]
+) -> None:
+    """`list_messages` without `wait`, served by the request middleware (as GET thread is,
+    thread/endpoints.py) for the query strings `_MESSAGES_QUERY` reads."""
+    space_id, thread_id = values
+    query = simple_query(scope, _MESSAGES_QUERY)
+    assert query is not None  # accepted by `_reads_messages_query` already
+    state = app_state(scope["app"])
+    principal = await authenticate_directly(state, scope)
+    await checked_space_id(state, space_id, principal, "read")
+    after_seq = query.get("after_seq")
+    response = await _messages_page(
+        Request(scope, receive),
+        space_id,
+        thread_id,
+        int(query.get("limit", DEFAULT_LIMIT)),
+        query.get("cursor"),
+        cast(Order, query.get("order", "asc")),
+        None if after_seq is None else int(after_seq),
+        0,
+    )
+    await response(scope, receive, send)
+
+
+def _reads_messages_query(scope: Scope) -> bool:
+    return simple_query(scope, _MESSAGES_QUERY) is not None
+
+
+direct_routes.add(
+    "/v1/spaces/{space_id}/threads/{thread_id}/messages",
+    list_messages_directly,
+    _reads_messages_query,
+)
 
 
 @router.post(

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.types import Receive, Scope, Send
@@ -11,9 +11,9 @@ from threads_api.errors import (
     error_responses,
 )
 from threads_api.kit.etag import etag_of, if_none_match_hits
-from threads_api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Order, Page
+from threads_api.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, Limit, Order, Page
 from threads_api.middleware import direct_routes
-from threads_api.pages import CursorsDep, page_response
+from threads_api.pages import digits_within, page_response, simple_query
 from threads_api.routing import ApiRoute, authenticate_directly, header
 from threads_api.space.dependencies import ReadableSpaceId, WritableSpaceId, checked_space_id
 from threads_api.space.errors import SpaceNotFound
@@ -39,7 +39,6 @@ def threads_binding(
 async def list_threads(
     request: Request,
     space_id: ReadableSpaceId,
-    cursors: CursorsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     status: Annotated[
@@ -49,14 +48,27 @@ async def list_threads(
     order: Order = "desc",
 ) -> Response:
     """The threads of a space, most recently active first by default."""
+    return await _threads_page(request, space_id, limit, cursor, status, sort, order)
+
+
+async def _threads_page(
+    request: Request,
+    space_id: str,
+    limit: int,
+    cursor: str | None,
+    status: StatusFilter | None,
+    sort: ThreadSort,
+    order: Order,
+) -> Response:
     binding = threads_binding(space_id, status, sort, order)
+    state = app_state(request)
     items, has_more = await thread_service.page(
-        app_state(request).database.reads,
+        state.database.reads,
         space_id,
         status=status,
         sort=sort,
         order=order,
-        after=None if cursor is None else cursors.decode(binding, cursor),
+        after=None if cursor is None else state.cursors.decode(binding, cursor),
         limit=limit,
     )
     return page_response(
@@ -66,6 +78,46 @@ async def list_threads(
         binding=binding,
         position_of=lambda t: thread_service.position_of(t, sort),
     )
+
+
+# What a page of threads served directly reads by itself; any other query goes to FastAPI.
+_THREADS_QUERY = {
+    "limit": digits_within(1, MAX_LIMIT),
+    "cursor": lambda value: True,  # checked as the route checks it: InvalidCursor
+    "status": lambda value: value in ("open", "locked", "archived", "all"),
+    "sort": lambda value: value in ("last_message_at", "created_at"),
+    "order": lambda value: value in ("asc", "desc"),
+}
+
+
+async def list_threads_directly(
+    scope: Scope, receive: Receive, send: Send, values: list[str]
+) -> None:
+    """`list_threads`, served by the request middleware (as `get_thread_directly`) for the
+    query strings `_THREADS_QUERY` reads: the others go to the FastAPI route."""
+    (space_id,) = values
+    query = simple_query(scope, _THREADS_QUERY)
+    assert query is not None  # accepted by `_reads_threads_query` already
+    state = app_state(scope["app"])
+    principal = await authenticate_directly(state, scope)
+    await checked_space_id(state, space_id, principal, "read")
+    response = await _threads_page(
+        Request(scope, receive),
+        space_id,
+        int(query.get("limit", DEFAULT_LIMIT)),
+        query.get("cursor"),
+        cast(StatusFilter | None, query.get("status")),
+        cast(ThreadSort, query.get("sort", "last_message_at")),
+        cast(Order, query.get("order", "desc")),
+    )
+    await response(scope, receive, send)
+
+
+def _reads_threads_query(scope: Scope) -> bool:
+    return simple_query(scope, _THREADS_QUERY) is not None
+
+
+direct_routes.add("/v1/spaces/{space_id}/threads", list_threads_directly, _reads_threads_query)
 
 
 @router.get(
