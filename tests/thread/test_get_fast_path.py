@@ -52,7 +52,7 @@ async def call(app: Any, method: str, target: str, headers: dict[str, str]) -> A
 def through_fastapi() -> Iterator[None]:
     """Requests take the FastAPI route, as before issue 11: the reference."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(middleware.direct_routes, "find", lambda path: None)
+        patch.setattr(middleware.direct_routes, "find", lambda method, path: None)
         yield
 
 
@@ -86,8 +86,11 @@ async def both_ways(app: Any, method: str, target: str, headers: dict[str, str])
 
 
 def test_the_direct_route_is_the_documented_get_thread() -> None:
-    found = middleware.direct_routes.find("/v1/spaces/spc_a/threads/thr_b")
+    found = middleware.direct_routes.find("GET", "/v1/spaces/spc_a/threads/thr_b")
     assert found == (get_thread_directly, ["spc_a", "thr_b"], None)
+    assert middleware.direct_routes.find("HEAD", "/v1/spaces/spc_a/threads/thr_b") == found
+    for method in ("POST", "PATCH", "DELETE", "PUT", "OPTIONS"):
+        assert middleware.direct_routes.find(method, "/v1/spaces/spc_a/threads/thr_b") is None
     # Shapes the route does not take are left to the router (or to another direct route).
     for path in (
         "/v1/spaces/spc_a/threads/",
@@ -96,7 +99,7 @@ def test_the_direct_route_is_the_documented_get_thread() -> None:
         "/v1/spaces/spc_a/events/thr_b",
         "/v2/spaces/spc_a/threads/thr_b",
     ):
-        assert middleware.direct_routes.find(path) is None, path
+        assert middleware.direct_routes.find("GET", path) is None, path
 
 
 async def test_documented_as_before(app: Any) -> None:

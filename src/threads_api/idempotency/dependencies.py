@@ -19,13 +19,14 @@ answer with `created_response`. Both ways claim and store with the same units.
 """
 
 from datetime import timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.auth.dependencies import current_principal
+from threads_api.auth.principal import Principal
 from threads_api.errors import ThreadsError
 from threads_api.idempotency.errors import (
     IdempotencyInFlight,
@@ -36,7 +37,7 @@ from threads_api.idempotency.service import Created, IdempotencyKey, StoredRespo
 from threads_api.idempotency.service import idempotency as idempotency_service
 from threads_api.kit.etag import etag_of
 from threads_api.kit.schemas import format_timestamp, utcnow
-from threads_api.state import SessionDep, app_state
+from threads_api.state import AppState, SessionDep, app_state
 from threads_api.urls import public_url
 from threads_api.writes import run_in_session
 
@@ -67,6 +68,23 @@ async def idempotency_key(
         ),
     ] = None,
 ) -> IdempotencyKey | None:
+    # The path as routed (not `request.url`, which starts from the Host header) and the
+    # body as ApiRoute parsed and cached it.
+    return idempotency_key_of(
+        app_state(request),
+        current_principal(request),
+        key,
+        request.method,
+        request.scope["path"],
+        getattr(request, "_json", None),
+    )
+
+
+def idempotency_key_of(
+    state: AppState, principal: Principal, key: str | None, method: str, path: str, body: Any
+) -> IdempotencyKey | None:
+    """The request's key (400 when malformed), bound to its method, path and JSON body: what
+    `idempotency_key` gives, for a route served without dependencies (middleware.py)."""
     if key is None:
         return None
     # Printable ASCII is exactly 0x20-0x7E.
@@ -74,15 +92,11 @@ async def idempotency_key(
         raise InvalidIdempotencyKey(
             f"{HEADER} must be 1-{MAX_KEY_LENGTH} printable ASCII characters."
         )
-    settings = app_state(request).settings
+    settings = state.settings
     return IdempotencyKey(
-        api_key_id=current_principal(request).key_id,
+        api_key_id=principal.key_id,
         key=key,
-        # The path as routed (not `request.url`, which starts from the Host header) and the
-        # body as ApiRoute parsed and cached it.
-        fingerprint=fingerprint(
-            request.method, request.scope["path"], getattr(request, "_json", None)
-        ),
+        fingerprint=fingerprint(method, path, body),
         ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
         # Below the statement timeout, so that the wait ends in a 409 rather than a 503.
         wait_seconds=min(MAX_WAIT_SECONDS, settings.database_timeout_seconds / 2),

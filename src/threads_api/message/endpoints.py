@@ -17,7 +17,9 @@ from threads_api.idempotency.dependencies import (
     IDEMPOTENCY_ERRORS,
     IdempotencyKeyDep,
     created_response,
+    idempotency_key_of,
 )
+from threads_api.idempotency.service import IdempotencyKey
 from threads_api.idempotency.service import idempotency as idempotency_service
 from threads_api.kit.etag import etag_of, if_none_match_hits, with_etag
 from threads_api.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, Limit, Order, Page
@@ -34,7 +36,14 @@ from threads_api.message.schemas import (
 from threads_api.message.service import message as message_service
 from threads_api.middleware import direct_routes
 from threads_api.pages import CursorsDep, build_page, digits_within, page_response, simple_query
-from threads_api.routing import ApiRoute, authenticate_directly
+from threads_api.routing import (
+    JSON_ONLY,
+    ApiRoute,
+    authenticate_directly,
+    header,
+    read_json_body,
+    validate_body,
+)
 from threads_api.space.dependencies import ReadableSpaceId, WritableSpaceId, checked_space_id
 from threads_api.space.errors import SpaceNotFound
 from threads_api.state import DatabaseDep, SessionDep, app_state
@@ -199,6 +208,7 @@ def _reads_messages_query(scope: Scope) -> bool:
 
 
 direct_routes.add(
+    "GET",
     "/v1/spaces/{space_id}/threads/{thread_id}/messages",
     list_messages_directly,
     _reads_messages_query,
@@ -221,9 +231,45 @@ async def create_message(
     body: MessageCreate,
 ) -> Response:
     """Add a message to an open thread. Accepts `Idempotency-Key`."""
+    return await _created_message(request, space_id, thread_id, key, body)
+
+
+async def _created_message(
+    request: Request,
+    space_id: str,
+    thread_id: str,
+    key: IdempotencyKey | None,
+    body: MessageCreate,
+) -> Response:
     create = message_service.create(space_id, thread_id, body)
     outcome = await app_state(request).database.writes.run(idempotency_service.create, key, create)
     return created_response(request, outcome)
+
+
+async def create_message_directly(
+    scope: Scope, receive: Receive, send: Send, values: list[str]
+) -> None:
+    """`create_message`, served by the request middleware without FastAPI's routing and
+    dependencies (issue 11): the same checks in the contract's order (§9: authentication,
+    body size, media type, JSON syntax, the space's visibility, its scope; then the
+    `Idempotency-Key` and the body's rules) and the same answer."""
+    space_id, thread_id = values
+    state = app_state(scope["app"])
+    principal = await authenticate_directly(state, scope)
+    request = Request(scope, receive)
+    _, value = await read_json_body(request, JSON_ONLY)
+    await checked_space_id(state, space_id, principal, "write")
+    key = idempotency_key_of(
+        state, principal, header(scope, b"idempotency-key"), "POST", scope["path"], value
+    )
+    body = validate_body(MessageCreate, value)
+    response = await _created_message(request, space_id, thread_id, key, body)
+    await response(scope, receive, send)
+
+
+direct_routes.add(
+    "POST", "/v1/spaces/{space_id}/threads/{thread_id}/messages", create_message_directly
+)
 
 
 @router.get(

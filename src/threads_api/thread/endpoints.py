@@ -117,7 +117,9 @@ def _reads_threads_query(scope: Scope) -> bool:
     return simple_query(scope, _THREADS_QUERY) is not None
 
 
-direct_routes.add("/v1/spaces/{space_id}/threads", list_threads_directly, _reads_threads_query)
+direct_routes.add(
+    "GET", "/v1/spaces/{space_id}/threads", list_threads_directly, _reads_threads_query
+)
 
 
 @router.get(
@@ -162,7 +164,7 @@ async def get_thread_directly(
     await response(scope, receive, send)
 
 
-direct_routes.add("/v1/spaces/{space_id}/threads/{thread_id}", get_thread_directly)
+direct_routes.add("GET", "/v1/spaces/{space_id}/threads/{thread_id}", get_thread_directly)
 
 
 @router.patch(
