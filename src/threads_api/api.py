@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from threads_api.api_key.endpoints import router as api_keys_router
 from threads_api.event.endpoints import router as events_router
+from threads_api.message import direct as message_direct_routes
 from threads_api.message.endpoints import router as messages_router
 from threads_api.message.endpoints import thread_start_router
 from threads_api.routing import ApiRoute
@@ -20,3 +21,5 @@ router.include_router(messages_router)
 router.include_router(api_keys_router)
 router.include_router(events_router)
 router.include_router(webhooks_router)
+# The message routes the request middleware also serves itself (ADR 0012).
+message_direct_routes.register()

@@ -12,7 +12,7 @@ from tests.helpers import ADMIN_SECRET
 from tests.thread.test_get_fast_path import counting_direct_answers, through_fastapi
 from threads_api import middleware
 from threads_api.kit.etag import etag_of
-from threads_api.message.endpoints import create_message_directly
+from threads_api.message.direct import create_message_directly
 from threads_api.message.service import message as message_service
 from threads_api.state import app_state
 

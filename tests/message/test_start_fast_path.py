@@ -10,7 +10,7 @@ from tests.helpers import ADMIN_SECRET
 from tests.message.test_post_fast_path import Answer, both_ways, direct, reference
 from threads_api import middleware
 from threads_api.kit.etag import etag_of
-from threads_api.message.endpoints import create_thread_with_message_directly
+from threads_api.message.direct import create_thread_with_message_directly
 from threads_api.state import app_state
 
 START_PATH = "/v1/spaces/{space_id}/threads/messages"

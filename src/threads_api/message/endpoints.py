@@ -1,7 +1,6 @@
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
-from starlette.types import Receive, Scope, Send
 
 from threads_api.auth.dependencies import current_principal
 from threads_api.errors import (
@@ -17,12 +16,11 @@ from threads_api.idempotency.dependencies import (
     IDEMPOTENCY_ERRORS,
     IdempotencyKeyDep,
     created_response,
-    idempotency_key_of,
 )
 from threads_api.idempotency.service import IdempotencyKey
 from threads_api.idempotency.service import idempotency as idempotency_service
 from threads_api.kit.etag import etag_of, if_none_match_hits, with_etag
-from threads_api.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, Limit, Order, Page
+from threads_api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Order, Page
 from threads_api.message.erasure import checkpoint_after_erasure
 from threads_api.message.errors import MessageDeleted, MessageNotFound
 from threads_api.message.schemas import (
@@ -34,17 +32,11 @@ from threads_api.message.schemas import (
     ThreadWithMessageCreate,
 )
 from threads_api.message.service import message as message_service
-from threads_api.middleware import direct_routes
-from threads_api.pages import CursorsDep, build_page, digits_within, page_response, simple_query
+from threads_api.pages import CursorsDep, build_page, page_response
 from threads_api.routing import (
-    JSON_ONLY,
     ApiRoute,
-    authenticate_directly,
-    header,
-    read_json_body,
-    validate_body,
 )
-from threads_api.space.dependencies import ReadableSpaceId, WritableSpaceId, checked_space_id
+from threads_api.space.dependencies import ReadableSpaceId, WritableSpaceId
 from threads_api.space.errors import SpaceNotFound
 from threads_api.state import DatabaseDep, SessionDep, app_state
 from threads_api.thread.errors import ThreadClosed, ThreadNotFound
@@ -91,39 +83,15 @@ async def create_thread_with_message(
 ) -> Response:
     """Start a thread with its first message. Accepts `Idempotency-Key`. `Location` is the
     thread's; `ETag` is that of this response's body."""
-    return await _started_thread(request, space_id, key, body)
+    return await started_thread(request, space_id, key, body)
 
 
-async def _started_thread(
+async def started_thread(
     request: Request, space_id: str, key: IdempotencyKey | None, body: ThreadWithMessageCreate
 ) -> Response:
     start = message_service.start_thread(space_id, body)
     outcome = await app_state(request).database.writes.run(idempotency_service.create, key, start)
     return created_response(request, outcome)
-
-
-async def create_thread_with_message_directly(
-    scope: Scope, receive: Receive, send: Send, values: list[str]
-) -> None:
-    """`create_thread_with_message`, served by the request middleware as
-    `create_message_directly` is: the same checks in the same order, the same answer."""
-    (space_id,) = values
-    state = app_state(scope["app"])
-    principal = await authenticate_directly(state, scope)
-    request = Request(scope, receive)
-    _, value = await read_json_body(request, JSON_ONLY)
-    await checked_space_id(state, space_id, principal, "write")
-    key = idempotency_key_of(
-        state, principal, header(scope, b"idempotency-key"), "POST", scope["path"], value
-    )
-    body = validate_body(ThreadWithMessageCreate, value)
-    response = await _started_thread(request, space_id, key, body)
-    await response(scope, receive, send)
-
-
-direct_routes.add(
-    "POST", "/v1/spaces/{space_id}/threads/messages", create_thread_with_message_directly
-)
 
 
 @router.get(
@@ -155,10 +123,10 @@ async def list_messages(
 ) -> Response:
     """The messages of a thread, oldest first by default. With `wait`, a long-poll: the
     answer comes as soon as a message matches, or with an empty page after `wait` s."""
-    return await _messages_page(request, space_id, thread_id, limit, cursor, order, after_seq, wait)
+    return await messages_page(request, space_id, thread_id, limit, cursor, order, after_seq, wait)
 
 
-async def _messages_page(
+async def messages_page(
     request: Request,
     space_id: str,
     thread_id: str,
@@ -198,53 +166,6 @@ async def _messages_page(
     )
 
 
-# What a page of messages served directly reads by itself: no long-poll (`wait`), and any
-# other query goes to the FastAPI route.
-_MESSAGES_QUERY = {
-    "limit": digits_within(1, MAX_LIMIT),
-    "cursor": lambda value: True,  # checked as the route checks it: InvalidCursor
-    "order": lambda value: value in ("asc", "desc"),
-    "after_seq": digits_within(0, 2**31 - 1),
-}
-
-
-async def list_messages_directly(
-    scope: Scope, receive: Receive, send: Send, values: list[str]
-) -> None:
-    """`list_messages` without `wait`, served by the request middleware (as GET thread is,
-    thread/endpoints.py) for the query strings `_MESSAGES_QUERY` reads."""
-    space_id, thread_id = values
-    query = simple_query(scope, _MESSAGES_QUERY)
-    assert query is not None  # accepted by `_reads_messages_query` already
-    state = app_state(scope["app"])
-    principal = await authenticate_directly(state, scope)
-    await checked_space_id(state, space_id, principal, "read")
-    after_seq = query.get("after_seq")
-    response = await _messages_page(
-        Request(scope, receive),
-        space_id,
-        thread_id,
-        int(query.get("limit", DEFAULT_LIMIT)),
-        query.get("cursor"),
-        cast(Order, query.get("order", "asc")),
-        None if after_seq is None else int(after_seq),
-        0,
-    )
-    await response(scope, receive, send)
-
-
-def _reads_messages_query(scope: Scope) -> bool:
-    return simple_query(scope, _MESSAGES_QUERY) is not None
-
-
-direct_routes.add(
-    "GET",
-    "/v1/spaces/{space_id}/threads/{thread_id}/messages",
-    list_messages_directly,
-    _reads_messages_query,
-)
-
-
 @router.post(
     "",
     status_code=201,
@@ -261,10 +182,10 @@ async def create_message(
     body: MessageCreate,
 ) -> Response:
     """Add a message to an open thread. Accepts `Idempotency-Key`."""
-    return await _created_message(request, space_id, thread_id, key, body)
+    return await created_message(request, space_id, thread_id, key, body)
 
 
-async def _created_message(
+async def created_message(
     request: Request,
     space_id: str,
     thread_id: str,
@@ -274,32 +195,6 @@ async def _created_message(
     create = message_service.create(space_id, thread_id, body)
     outcome = await app_state(request).database.writes.run(idempotency_service.create, key, create)
     return created_response(request, outcome)
-
-
-async def create_message_directly(
-    scope: Scope, receive: Receive, send: Send, values: list[str]
-) -> None:
-    """`create_message`, served by the request middleware without FastAPI's routing and
-    dependencies (issue 11): the same checks in the contract's order (§9: authentication,
-    body size, media type, JSON syntax, the space's visibility, its scope; then the
-    `Idempotency-Key` and the body's rules) and the same answer."""
-    space_id, thread_id = values
-    state = app_state(scope["app"])
-    principal = await authenticate_directly(state, scope)
-    request = Request(scope, receive)
-    _, value = await read_json_body(request, JSON_ONLY)
-    await checked_space_id(state, space_id, principal, "write")
-    key = idempotency_key_of(
-        state, principal, header(scope, b"idempotency-key"), "POST", scope["path"], value
-    )
-    body = validate_body(MessageCreate, value)
-    response = await _created_message(request, space_id, thread_id, key, body)
-    await response(scope, receive, send)
-
-
-direct_routes.add(
-    "POST", "/v1/spaces/{space_id}/threads/{thread_id}/messages", create_message_directly
-)
 
 
 @router.get(
