@@ -143,6 +143,10 @@ def _raised_by_database(error: BaseException) -> bool:
     )
 
 
+# PostgreSQL's serialization failure and deadlock: the server chose this transaction to end.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+
+
 def _is_outage(error: Exception) -> bool:
     if isinstance(error, sa_exc.TimeoutError):
         return True  # no pooled connection came free in time
@@ -155,7 +159,11 @@ def _is_outage(error: Exception) -> bool:
     # The asyncpg adapter maps some outage errors (57P03 "the database system is starting up")
     # to the generic DBAPIError: tell them from bugs by their SQLSTATE.
     sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return isinstance(sqlstate, str) and sqlstate[:2] in OUTAGE_SQLSTATE_CLASSES
+    if not isinstance(sqlstate, str):
+        return False
+    # A deadlock or a serialization failure rolled the transaction back: nothing was written,
+    # and the same request succeeds when retried (503 with Retry-After, not a 500).
+    return sqlstate[:2] in OUTAGE_SQLSTATE_CLASSES or sqlstate in _TRANSIENT_SQLSTATES
 
 
 async def handle_database_unavailable(request: Request, error: Exception) -> Response:

@@ -57,6 +57,23 @@ class TestUnexpectedErrors:
         assert "retry-after" not in response.headers
         assert "/etc/threads" not in response.text
 
+    @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+    @pytest.mark.parametrize("sqlstate", ["40P01", "40001"])
+    async def test_a_deadlock_or_serialization_failure_is_a_503_to_retry(
+        self, app: Any, client: httpx.AsyncClient, sqlstate: str
+    ) -> None:
+        # PostgreSQL ends one of two deadlocked transactions (seen under the fuzzer: DELETE of
+        # a webhook against the dispatcher): nothing was written, a retry succeeds.
+        async def conflict(session: SessionDep) -> None:
+            await session.execute(
+                text(f"DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '{sqlstate}'; END $$")
+            )
+
+        app.add_api_route("/test-conflict", conflict, methods=["GET"])
+        response = await client.get("/test-conflict")
+        problem(response, 503, "database_unavailable")
+        assert response.headers["retry-after"]
+
     async def test_failed_commit_is_never_reported_as_success(
         self, app: Any, client: httpx.AsyncClient, api: Any
     ) -> None:
