@@ -340,8 +340,11 @@ class Dispatcher:
     async def _record_batch(self, batch: Sequence[Attempt]) -> None:
         now = self.clock()
         log: list[dict[str, object]] = []
-        succeeded = [a for a in batch if a.outcome is not None and a.outcome.succeeded]
         async with self._db.writer() as session, session.begin():
+            # A webhook deleted meanwhile took its jobs and log with it: nothing to record.
+            existing = await repository.lock(session, {a.webhook.id for a in batch})
+            batch = [a for a in batch if a.webhook.id in existing]
+            succeeded = [a for a in batch if a.outcome is not None and a.outcome.succeeded]
             # Successes, the common case, in a statement per claim and per webhook.
             for lease_until in {a.lease_until for a in succeeded}:
                 claimed = [a.job_id for a in succeeded if a.lease_until == lease_until]

@@ -54,6 +54,23 @@ async def page(session: AsyncSession, *, after_id: str | None, limit: int) -> Se
     return (await session.scalars(query)).all()
 
 
+async def lock(session: AsyncSession, webhook_ids: Collection[str]) -> set[str]:
+    """Lock these webhooks' rows until the transaction ends; the ids that exist.
+
+    The lock order of webhooks: a transaction that changes a webhook's jobs locks the
+    webhook's row first (a DELETE of a webhook does, and then its jobs by the foreign key's
+    cascade). Taking them the other way round, PostgreSQL found deadlocks between the
+    dispatcher recording outcomes and an endpoint being deleted. In id order, so that two
+    such transactions never hold one each. SQLite has one writer: nothing to order."""
+    query = (
+        select(webhooks.c.id)
+        .where(webhooks.c.id.in_(sorted(webhook_ids)))
+        .order_by(webhooks.c.id)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: as an UPDATE of the row locks it
+    )
+    return set((await session.scalars(query)).all())
+
+
 async def remove(session: AsyncSession, row: Webhook) -> None:
     await session.delete(row)
     await session.flush()

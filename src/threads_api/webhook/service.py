@@ -156,9 +156,10 @@ class WebhookService:
             row.enabled_at, row.disabled_reason, row.failing_since = now, None, None
         elif changes.get("enabled") is False:
             row.disabled_reason = None
-            await repository.drop_jobs(session, row.id)
         row.updated_at = now
-        await session.flush()
+        await session.flush()  # the webhook's row first, then its jobs: repository.lock
+        if changes.get("enabled") is False:
+            await repository.drop_jobs(session, row.id)
         return _to_schema(row)
 
     async def delete(
@@ -224,7 +225,7 @@ class WebhookService:
         log_attempt(webhook_id, url, event.id, attempt, outcome)
         record = new_delivery(webhook_id, event, attempt, outcome, next_retry_at=None)
         async with db.writer() as session, session.begin():
-            if await repository.get(session, webhook_id) is None:
+            if not await repository.lock(session, [webhook_id]):
                 raise WebhookNotFound()  # deleted while the endpoint answered
             await repository.add_deliveries(session, [record])
             if outcome.succeeded:
