@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threads_api.errors import PROBLEM_CONTENT_TYPE, InternalError, ThreadsError
+from threads_api.kit.load import request_load
 from threads_api.logs import current_request_id, request_log
 
 logger = logging.getLogger("threads_api.request")
@@ -185,6 +186,7 @@ class RequestContextMiddleware:
                 )
                 await send({"type": "http.response.body", "body": body})
         finally:
+            request_load.served += 1
             request_log.write(
                 request_id=request_id,
                 method=scope["method"],

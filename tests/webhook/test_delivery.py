@@ -1,5 +1,6 @@
 """Deliveries: signed per Standard Webhooks, verified with its reference library."""
 
+import asyncio
 import json
 import logging
 
@@ -75,3 +76,42 @@ async def test_each_attempt_logs_one_line_without_the_query_string_or_secret(
     everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     assert "sekrit" not in everything
     assert created.json()["secret"] not in everything
+
+
+async def test_a_webhook_gets_what_it_asks_for_from_when_it_is_enabled(
+    client: httpx.AsyncClient, api: Api, receiver: Receiver
+) -> None:
+    one, other = await api.space("one"), await api.space("other")
+    thread = await api.thread(one["id"])  # before any webhook: owed to none
+    narrow = await client.post(
+        "/v1/webhooks",
+        json={
+            "url": receiver.url + "&to=narrow",
+            "space_ids": [one["id"]],
+            "types": ["message.created"],
+        },
+    )
+    wide = await client.post("/v1/webhooks", json={"url": receiver.url + "&to=wide"})
+    await api.message(one["id"], thread["id"])  # narrow and wide
+    await api.thread(other["id"])  # wide: thread.created and message.created
+    await receiver.wait_for(4)
+    # Disabled meanwhile: what it missed is not sent when it is enabled again.
+    toggle = f"/v1/webhooks/{wide.json()['id']}"
+    assert (await client.patch(toggle, json={"enabled": False})).status_code == 200
+    await api.message(one["id"], thread["id"])  # narrow only
+    assert (await client.patch(toggle, json={"enabled": True})).status_code == 200
+    await api.message(other["id"], (await api.thread(other["id"]))["id"])  # wide: three
+
+    await receiver.wait_for(8)
+    await asyncio.sleep(0.3)  # time for anything owed to nobody to arrive anyway
+    got: dict[str, list[tuple[str, str]]] = {"narrow": [], "wide": []}
+    for request in receiver.requests:
+        event = json.loads(request.body)
+        got[request.path.rpartition("=")[2]].append((event["space_id"], event["type"]))
+    assert sorted(got["narrow"]) == [(one["id"], "message.created")] * 2
+    assert sorted(got["wide"]) == sorted(
+        [(one["id"], "message.created")]
+        + [(other["id"], "thread.created"), (other["id"], "message.created")] * 2
+        + [(other["id"], "message.created")]
+    )
+    assert narrow.status_code == wide.status_code == 201

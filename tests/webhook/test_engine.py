@@ -299,3 +299,38 @@ async def test_a_manual_retry_that_succeeds_settles_the_pending_job(
     move_on(app, clock, timedelta(days=2))
     await asyncio.sleep(0.3)
     assert len(receiver.requests) == 2  # the scheduled retry had nothing left to do
+
+
+async def test_the_deliveries_log_keeps_seven_days(
+    app: FastAPI, client: httpx.AsyncClient, api: Api, receiver: Receiver
+) -> None:
+    clock = clock_of(app)
+    hook = await webhook(client, receiver.url, types=["thread.created"])
+    space = await api.space()
+    await api.thread(space["id"])
+    await settled(client, hook, 1)
+    move_on(app, clock, timedelta(days=6, hours=23))
+    await asyncio.sleep(1.5)  # a full round, which purges (the last was over 10 minutes ago)
+    assert len(await deliveries(client, hook)) == 1
+    move_on(app, clock, timedelta(hours=2))
+    for _ in range(40):
+        if not await deliveries(client, hook):
+            break
+        await asyncio.sleep(0.1)
+    assert await deliveries(client, hook) == []
+
+
+async def test_while_requests_keep_the_process_busy_deliveries_wait_their_turn(
+    app: FastAPI, client: httpx.AsyncClient, api: Api, receiver: Receiver
+) -> None:
+    dispatcher = app_state(app).webhooks
+    dispatcher.busy = lambda: True
+    await webhook(client, receiver.url, types=["thread.created"])
+    space = await api.space()
+    await api.thread(space["id"])
+    [first] = await receiver.wait_for(1)
+    await api.thread(space["id"])
+    await asyncio.sleep(0.6)
+    assert len(receiver.requests) == 1  # at most one round a second
+    [_, second] = await receiver.wait_for(2)
+    assert second.at - first.at >= 0.9

@@ -9,6 +9,7 @@ import re
 import secrets
 import threading
 import time
+from datetime import datetime
 from typing import Literal, get_args
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -40,6 +41,12 @@ def new_id(prefix: Prefix) -> str:
             random_part = secrets.randbits(80)
         _last_ms, _last_random = ms, random_part
     return f"{prefix}_{_encode((ms << 80) | random_part)}"
+
+
+def first_id_at(prefix: Prefix, when: datetime) -> str:
+    """The least id of that kind made at `when` or later: ids made before it sort below."""
+    ms = int(when.timestamp() * 1000)
+    return f"{prefix}_{_encode(ms << 80)}"
 
 
 def id_pattern(prefix: Prefix) -> str:

@@ -2,8 +2,9 @@
 
 Each round it
 1. fans out: per space, the events past the space's cursor become jobs, one per matching
-   enabled webhook, and the cursor moves past them, in one transaction (so exactly once; on
-   PostgreSQL a process skips a cursor another holds, `FOR UPDATE SKIP LOCKED`);
+   enabled webhook (an `INSERT … SELECT` per webhook), and the cursor moves past them, in
+   one transaction (so exactly once; on PostgreSQL a process skips a cursor another holds,
+   `FOR UPDATE SKIP LOCKED`);
 2. claims due jobs with a lease (`lease_until`), at most `webhook_concurrency` in flight in
    this process and `webhook_concurrency_per_endpoint` per webhook, so a slow or dead
    endpoint holds only its own share;
@@ -18,7 +19,8 @@ never send one attempt at once. Rounds run shortly after this process appends ev
 broker's commit hook; a burst is gathered into one round), when an attempt ends, and at
 least every second: other processes' events are fanned out by them, or by the next round
 here. While no webhook is enabled a round only reads that much, leaving the write lock to
-requests.
+requests. While requests keep the process busy, rounds start at most once a second: a
+burst's deliveries trail it rather than slow it (ADR 0010).
 """
 
 import asyncio
@@ -35,6 +37,7 @@ from threads_api.config import Settings
 from threads_api.db import Database
 from threads_api.event.service import StoredEvent
 from threads_api.kit.crypto import SecretBox
+from threads_api.kit.load import request_load
 from threads_api.kit.schemas import utcnow
 from threads_api.models import Webhook
 from threads_api.webhook import repository, sender
@@ -50,14 +53,19 @@ BACKOFF = tuple(
 JITTER = 0.2
 FAILING_LIMIT = timedelta(days=3)
 ROUND_SECONDS = 1.0  # at least this often: other processes' events, retries coming due
+# While requests keep the process busy (kit/load.py), at most one round this often: each
+# sends what one claim takes (CLAIM_AHEAD × the per-endpoint concurrency per endpoint), and
+# the rest of a burst's deliveries wait until the requests leave room.
+BUSY_ROUND_SECONDS = 1.0
 # Appends wake a round this much later, so that a burst of writes is fanned out together.
 APPEND_GATHER_SECONDS = 0.05
 # With no webhook enabled, rounds only read that; cursors skip what was written this often.
 IDLE_SKIP_EVERY = timedelta(seconds=60)
-FAN_OUT_BATCH = 500
 # A claim takes up to this many times a webhook's concurrency, sent that many at a time:
 # one claim and a few record transactions per batch rather than per attempt or two.
 CLAIM_AHEAD = 8
+# Positions fanned out per transaction: a backlog does not hold the write lock for long.
+FAN_OUT_BATCH = 5000
 DELIVERIES_KEPT = timedelta(days=7)
 _PURGE_EVERY = timedelta(minutes=10)
 
@@ -86,6 +94,8 @@ class Dispatcher:
         self._box = box
         # Tests move time on by replacing this; every schedule decision reads it.
         self.clock: Callable[[], datetime] = utcnow
+        # Whether requests keep the process busy; tests replace it too.
+        self.busy: Callable[[], bool] = request_load.busy
         self._wanted = asyncio.Event()
         self._in_flight: dict[str, int] = {}  # webhook id -> attempts claimed, not yet sent
         # At most `webhook_concurrency_per_endpoint` sends at once per webhook, and
@@ -137,15 +147,19 @@ class Dispatcher:
     async def run(self) -> None:
         failing = False
         loop = asyncio.get_running_loop()
-        next_full_round = loop.time()
+        next_full_round = round_started = loop.time()
         while True:
             # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
             # the event is set (a finished attempt wakes us), and shutdown would wait forever.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, next_full_round - loop.time())):
                     await self._wanted.wait()
+            if self.busy():
+                # Requests first: a burst's deliveries may trail it (contract §15).
+                await asyncio.sleep(max(0.0, round_started + BUSY_ROUND_SECONDS - loop.time()))
             self._wanted.clear()
-            full = loop.time() >= next_full_round
+            round_started = loop.time()
+            full = round_started >= next_full_round
             if full:
                 next_full_round = loop.time() + ROUND_SECONDS
             fan_out, self._fan_out_wanted = self._fan_out_wanted or full, False
@@ -194,7 +208,7 @@ class Dispatcher:
 
     async def _skip_unwatched(self) -> None:
         """No webhook is enabled: move the cursors past what was written, unread, so that
-        the next webhook does not wade through it (it would take none of it: `_wants`).
+        the next webhook does not wade through it (it would take none of it: made before it).
         Read in this order (positions, then webhooks), a webhook made meanwhile misses
         only events that committed before it did."""
         async with self._db.writer() as session, session.begin():
@@ -212,41 +226,30 @@ class Dispatcher:
                 await repository.add_missing_cursors(session)
         async with self._db.reader() as session, session.begin():
             behind = await repository.spaces_behind(session)
-        for space_id, _ in behind:
-            while await self._fan_out_space(space_id) == FAN_OUT_BATCH:
+        for space_id, last_position in behind:
+            while await self._fan_out_space(space_id, last_position):
                 pass
 
-    async def _fan_out_space(self, space_id: str) -> int:
+    async def _fan_out_space(self, space_id: str, last_position: int) -> bool:
+        """Jobs for the space's next events up to `last_position`, a position read before:
+        every event up to it has committed (positions commit in order, ADR 0009). Whether
+        there are more to do."""
         async with self._db.writer() as session, session.begin():
             cursor = await repository.lock_cursor(session, space_id)
-            if cursor is None:
-                return 0  # another process is at it
-            found = await repository.events_after(session, space_id, cursor, FAN_OUT_BATCH)
-            if not found:
-                return 0
-            # Read after the events: a webhook visible now sees every event that commits
-            # after it does.
+            if cursor is None or cursor >= last_position:
+                return False  # another process is at it, or was
+            through = min(last_position, cursor + FAN_OUT_BATCH)
+            # Read after `through`: a webhook that is not visible yet was enabled after those
+            # events were made, and wants none of them.
             hooks = await repository.enabled_webhooks(session)
             now = self.clock()
-            await repository.add_jobs(
-                session,
-                [
-                    {
-                        "webhook_id": hook.id,
-                        "space_id": space_id,
-                        "position": event.position,
-                        "event_id": event.id,
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "lease_until": None,
-                    }
-                    for event in found
-                    for hook in hooks
-                    if _wants(hook, space_id, event)
-                ],
-            )
-            await repository.move_cursor(session, space_id, found[-1].position)
-        return len(found)
+            for hook in hooks:
+                if hook.space_ids is None or space_id in hook.space_ids:
+                    await repository.add_jobs(
+                        session, hook, space_id, after=cursor, through=through, now=now
+                    )
+            await repository.move_cursor(session, space_id, through)
+        return through < last_position
 
     # --- 2. and 3. claim and send ---------------------------------------------------------
 
@@ -386,11 +389,3 @@ class Dispatcher:
         if await repository.reschedule_job(session, attempt.job_id, attempt.lease_until, made, due):
             return due
         return None  # the lease ran out and another process took the job
-
-
-def _wants(hook: Any, space_id: str, event: Any) -> bool:
-    return (
-        (hook.space_ids is None or space_id in hook.space_ids)
-        and (hook.types is None or event.type in hook.types)
-        and event.created_at >= hook.enabled_at
-    )
