@@ -59,11 +59,16 @@ def _parse_json(body: bytes) -> Any:
         raise MalformedJson("The body is not valid JSON.") from None
 
 
-async def read_json_body(request: Request, accepted: frozenset[str]) -> tuple[bytes, Any]:
+async def read_json_body(
+    request: Request, accepted: frozenset[str], *, optional: bool = False
+) -> tuple[bytes, Any]:
     """The body and its JSON value, checked in the contract's order: size (413), media type
     (415), then syntax (400). For `ApiRoute` and for a write the request middleware serves
-    itself (middleware.py's direct routes)."""
+    itself (middleware.py's direct routes). `optional`: no body at all is None, whatever
+    the media type."""
     body = await _read_body(request, app_state(request).settings.max_body_bytes)
+    if optional and not body:
+        return body, None
     if _media_type(request) not in accepted:
         raise UnsupportedMediaType(f"Send the body as {' or '.join(sorted(accepted))}.")
     return body, _parse_json(body)
@@ -117,6 +122,7 @@ class ApiRoute(APIRoute):
         methods = self.methods or set()  # always set on an APIRoute; Starlette's may be None
         accepted = JSON_OR_MERGE_PATCH if "PATCH" in methods else JSON_ONLY
         takes_body = bool(methods & BODY_METHODS) and self.body_field is not None
+        body_optional = self.body_field is not None and not self.body_field.field_info.is_required()
 
         async def checked_handler(request: Request) -> Response:
             principal = await self.authenticate(request)
@@ -124,7 +130,9 @@ class ApiRoute(APIRoute):
             request.state.api_key_id = principal.key_id
             if takes_body:
                 # Cached where FastAPI looks, so the body is read and parsed only once.
-                request._body, request._json = await read_json_body(request, accepted)
+                request._body, request._json = await read_json_body(
+                    request, accepted, optional=body_optional
+                )
             return await handler(request)
 
         return checked_handler

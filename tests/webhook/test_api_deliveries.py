@@ -55,6 +55,18 @@ class TestRotation:
             response = await client.post(path, json={"expire_old_in_seconds": seconds})
             assert response.status_code == 200, response.text
 
+    async def test_rotation_without_a_body_takes_the_default(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        webhook = await create(client)
+        response = await client.post(f"/v1/webhooks/{webhook['id']}/rotate-secret")
+        assert response.status_code == 200, response.text
+        assert response.json()["secret"].startswith("whsec_")
+        for not_an_object in ([], "soon", 3600):
+            messages(
+                await client.post(f"/v1/webhooks/{webhook['id']}/rotate-secret", json=not_an_object)
+            )
+
     async def test_the_old_secret_keeps_signing_next_to_the_new_one(
         self, client: httpx.AsyncClient, api: Api, receiver: Receiver
     ) -> None:

@@ -127,6 +127,10 @@ async def delete_webhook(
     return with_etag(response, removed)
 
 
+# No body at all is the default rotation (routing.py reads an optional body so).
+_DEFAULT_ROTATION = SecretRotation()
+
+
 @router.post("/{webhook_id}/rotate-secret", responses=error_responses(WebhookNotFound, Forbidden))
 async def rotate_webhook_secret(
     request: Request,
@@ -134,12 +138,12 @@ async def rotate_webhook_secret(
     _: AdminPrincipal,
     session: SessionDep,
     response: Response,
-    body: SecretRotation,
+    body: SecretRotation = _DEFAULT_ROTATION,
 ) -> WebhookWithSecret:
     """A new signing secret, shown only here (admin). The old one keeps signing next to it,
     both signatures in `webhook-signature`, for `expire_old_in_seconds` (default a day;
-    0: it stops at once); send `{}` for the default. Not idempotent: a retry makes another
-    secret."""
+    0: it stops at once); no body (or `{}`) for the default. Not idempotent: a retry makes
+    another secret."""
     expire = body.expire_old_in_seconds
     rotated = await webhook_service.rotate_secret(
         session, app_state(request).webhook_secrets, webhook_id, timedelta(seconds=expire)
