@@ -22,7 +22,8 @@ BENCH_DATABASE_VARIANTS (names in DB_EVENTS, separated by ";") picks some of the
 Results: bench/out/event_positions.json (or BENCH_OUTPUT).
 
 Since ADR 0012 a message create appends its event in its write unit
-(`event.repository.append_plain`): `off` removes that append too, while `xid` and the
+(`event.repository.append_plain`): `off` removes that append too (the message's INSERT,
+which the append carries on PostgreSQL, still runs on its own), while `xid` and the
 diagnostic variants replace only the ORM path's `append` (thread changes, edits), so they
 no longer change what POST message does.
 
@@ -180,9 +181,12 @@ def serve(variant: str, argv: list[str]) -> None:
         async def append(*args: Any, **kwargs: Any) -> None:
             return None
 
-        def append_plain(*args: Any, **kwargs: Any) -> Any:
+        def append_plain(*args: Any, with_write: Any = None, **kwargs: Any) -> Any:
+            # The row the event would have been written with (the message's INSERT) still
+            # is, in a statement of its own.
+            if with_write is not None:
+                yield with_write
             return 0
-            yield  # a unit that runs no statement
 
         EventService.append = append  # type: ignore[method-assign]
         repository.append_plain = append_plain

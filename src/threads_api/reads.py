@@ -39,8 +39,10 @@ T = TypeVar("T")
 P = ParamSpec("P")
 # Tuples from sqlite3, asyncpg Records from PostgreSQL: both index by column number.
 Rows = list[Any]
-# What a unit yields, and is sent back for it: a statement and its arguments, then its rows.
-Unit = Generator[tuple["Statement", tuple[Any, ...]], Rows, T]
+# What a unit yields: a statement and its arguments.
+Step = tuple["Statement", tuple[Any, ...]]
+# A unit yields steps, and is sent back each one's rows.
+Unit = Generator[Step, Rows, T]
 
 # SQLSTATE classes that mean "the server is not there for us right now": connection exception,
 # insufficient resources (too many connections), operator intervention (shutting down,
@@ -117,6 +119,12 @@ class Statement:
     postgres: str
     # Appends an event: takes the space id first and returns the position (writes.py).
     appends_event: bool = False
+    # SQLite has no data-modifying CTE: a write that PostgreSQL does in one statement (a
+    # row and the event appended with it, event/repository.py) is two statements there.
+    # The write units run `sqlite_first` on the arguments from `sqlite_split` on, then
+    # `sqlite` on those before it, and are sent the second's rows.
+    sqlite_first: str | None = None
+    sqlite_split: int = 0
 
 
 class _SqliteSql:

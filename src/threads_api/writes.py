@@ -65,6 +65,9 @@ async def run_in_session(session: AsyncSession, unit: Unit[T]) -> T:
         query, args = next(unit)
         while True:
             try:
+                if sqlite and query.sqlite_first is not None:
+                    await connection.exec_driver_sql(query.sqlite_first, args[query.sqlite_split :])
+                    args = args[: query.sqlite_split]
                 result = await connection.exec_driver_sql(
                     query.sqlite if sqlite else query.postgres, args
                 )
@@ -322,6 +325,9 @@ class _SqliteWriter:
         try:
             query, args = next(unit)
             while True:
+                if query.sqlite_first is not None:
+                    connection.execute(query.sqlite_first, args[query.sqlite_split :])
+                    args = args[: query.sqlite_split]
                 rows = connection.execute(query.sqlite, args).fetchall()
                 if query.appends_event:
                     appended[args[0]] = rows[0][0]

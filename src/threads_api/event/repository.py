@@ -1,5 +1,7 @@
 """All SQL about events, their per-space counters and stream tokens."""
 
+import functools
+import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -14,7 +16,7 @@ from threads_api.kit.ids import new_id
 from threads_api.kit.pagination import keyset_page
 from threads_api.models import Event, EventCounter, StreamToken, WebhookJob
 from threads_api.models.base import UTCDateTime
-from threads_api.reads import Statement, Unit
+from threads_api.reads import Statement, Step, Unit
 
 events = cast(Table, Event.__table__)
 counters = cast(Table, EventCounter.__table__)
@@ -104,14 +106,46 @@ _APPEND_PLAIN = Statement(
 )
 
 
+# How many arguments `_APPEND_PLAIN` takes: a write's follow them (`_append_with`).
+_APPEND_ARGUMENTS = 7
+
+
+@functools.cache
+def _append_with(write: Statement) -> Statement:
+    """`write` (an INSERT), then the event's append: one statement on PostgreSQL (the write
+    a CTE of the append's), which saves the unit a round trip; two on SQLite. Arguments: the
+    append's, then the write's."""
+    shifted = re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + _APPEND_ARGUMENTS}", write.postgres)
+    return Statement(
+        sqlite=_APPEND_PLAIN.sqlite,
+        postgres=f"WITH written AS ({shifted}), {_APPEND_PLAIN.postgres.removeprefix('WITH ')}",
+        appends_event=True,
+        sqlite_first=write.sqlite,
+        sqlite_split=_APPEND_ARGUMENTS,
+    )
+
+
 def append_plain(
-    space_id: str, type: str, thread_id: str, message_id: str | None, created_at: str, data: str
+    space_id: str,
+    type: str,
+    thread_id: str,
+    message_id: str | None,
+    created_at: str,
+    data: str,
+    *,
+    with_write: Step | None = None,
 ) -> Unit[int]:
     """Store one event, taking the space's next position, in a write unit (writes.py): its
     position. Written last in the unit: on PostgreSQL the position locks the space's
-    counter row until the commit (ADR 0009)."""
+    counter row until the commit (ADR 0009). `with_write`: the unit's own INSERT that goes
+    with the event, written in the same statement where the database can."""
     event_id = new_id("evt")
-    rows = yield _APPEND_PLAIN, (space_id, event_id, type, thread_id, message_id, created_at, data)
+    args = (space_id, event_id, type, thread_id, message_id, created_at, data)
+    if with_write is None:
+        rows = yield _APPEND_PLAIN, args
+    else:
+        write, write_args = with_write
+        rows = yield _append_with(write), (*args, *write_args)
     return int(rows[0][0])
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.kit.pagination import Order, keyset_page
 from threads_api.models import Message, MessageVersion
-from threads_api.reads import Dialect, Rows, Statement, Unit, statement
+from threads_api.reads import Dialect, Rows, Statement, Step, Unit, statement
 from threads_api.thread import repository as thread_repository
 
 # Messages are read as Core rows and changed with Core statements: no ORM instances.
@@ -35,9 +35,10 @@ _INSERT = statement(
 )
 
 
-def add(row: tuple[Any, ...]) -> Unit[None]:
-    """A new message (`row`: the columns of `_columns`, timestamps as the API writes them)."""
-    yield _INSERT, row
+def new_message(row: tuple[Any, ...]) -> Step:
+    """A new message (`row`: the columns of `_columns`, timestamps as the API writes them),
+    written with its event (`event.repository.append_plain`)."""
+    return _INSERT, row
 
 
 @functools.cache

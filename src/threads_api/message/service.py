@@ -65,10 +65,15 @@ class MessageService:
             raise ThreadClosed(f"The thread is {status}; it accepts no new messages.")
         seq, now = counted
         row = _message_row(message_id, space_id, thread_id, seq, body, now)
-        yield from repository.add(row)
         data = json_bytes(message_json(row))
         yield from event_repository.append_plain(
-            space_id, "message.created", thread_id, message_id, now, data.decode()
+            space_id,
+            "message.created",
+            thread_id,
+            message_id,
+            now,
+            data.decode(),
+            with_write=repository.new_message(row),
         )
         location = f"/v1/spaces/{space_id}/threads/{thread_id}/messages/{message_id}"
         return Created(data, location)
@@ -85,14 +90,24 @@ class MessageService:
             *(message_id, 1, author, preview, now),
         )
         message_row = _message_row(message_id, space_id, thread_id, 1, body, now)
-        yield from thread_repository.add(thread_row)
-        yield from repository.add(message_row)
         thread, message = thread_json(thread_row), message_json(message_row)
         yield from event_repository.append_plain(
-            space_id, "thread.created", thread_id, None, now, json_bytes(thread).decode()
+            space_id,
+            "thread.created",
+            thread_id,
+            None,
+            now,
+            json_bytes(thread).decode(),
+            with_write=thread_repository.new_thread(thread_row),
         )
         yield from event_repository.append_plain(
-            space_id, "message.created", thread_id, message_id, now, json_bytes(message).decode()
+            space_id,
+            "message.created",
+            thread_id,
+            message_id,
+            now,
+            json_bytes(message).decode(),
+            with_write=repository.new_message(message_row),
         )
         created = {"object": "thread_with_message", "thread": thread, "message": message}
         return Created(json_bytes(created), f"/v1/spaces/{space_id}/threads/{thread_id}")

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from threads_api.kit.pagination import Order
 from threads_api.models import Thread
-from threads_api.reads import Dialect, Rows, Statement, Unit, statement
+from threads_api.reads import Dialect, Rows, Statement, Step, Unit, statement
 
 # Reads that are only rendered go through Core and come back as rows: building ORM instances
 # was the largest single cost of a read (docs/benchmarks.md). Changes load instances (`get`).
@@ -63,9 +63,10 @@ _NEXT_SEQ_PLAIN = statement(
 _STATUS_PLAIN = statement(lambda d: "SELECT status FROM threads WHERE id = ? AND space_id = ?")
 
 
-def add(row: tuple[Any, ...]) -> Unit[None]:
-    """A new thread (`row`: the columns of `_columns`, timestamps as the API writes them)."""
-    yield _INSERT, row
+def new_thread(row: tuple[Any, ...]) -> Step:
+    """A new thread (`row`: the columns of `_columns`, timestamps as the API writes them),
+    written with its event (`event.repository.append_plain`)."""
+    return _INSERT, row
 
 
 def count_message(
