@@ -275,6 +275,23 @@ async def test_the_purge_keeps_events_still_owed_and_a_retry_of_a_purged_one_is_
     problem(gone, 410, "event_purged")
 
 
+async def test_the_purge_keeps_events_no_job_was_made_of_yet(
+    app: FastAPI, client: httpx.AsyncClient, api: Api, receiver: Receiver
+) -> None:
+    await webhook(client, receiver.url, types=["thread.created"])
+    dispatcher = app_state(app).webhooks
+    dispatcher.busy = lambda: True
+    space = await api.space()
+    await api.thread(space["id"])
+    await receiver.wait_for(1)
+    await api.thread(space["id"])  # its jobs wait for the next round, a second away
+    await event_service.purge(app_state(app).database, timedelta(0))
+    events = (await client.get(f"/v1/spaces/{space['id']}/events")).json()["data"]
+    assert [e["type"] for e in events] == ["thread.created", "message.created"]
+    dispatcher.busy = lambda: False
+    await receiver.wait_for(2)
+
+
 async def test_a_manual_retry_that_succeeds_settles_the_pending_job(
     app: FastAPI, client: httpx.AsyncClient, api: Api, receiver: Receiver
 ) -> None:

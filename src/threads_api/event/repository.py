@@ -14,15 +14,17 @@ from sqlalchemy.orm import Session
 
 from threads_api.kit.ids import new_id
 from threads_api.kit.pagination import keyset_page
-from threads_api.models import Event, EventCounter, StreamToken, WebhookJob
+from threads_api.models import Event, EventCounter, StreamToken, WebhookCursor, WebhookJob
 from threads_api.models.base import UTCDateTime
 from threads_api.reads import Statement, Step, Unit
 
 events = cast(Table, Event.__table__)
 counters = cast(Table, EventCounter.__table__)
 tokens = cast(Table, StreamToken.__table__)
-# What webhooks are still owed: the purge keeps those events (contract §15).
+# What webhooks are still owed: the purge keeps those events (contract §15), and those
+# the dispatcher has not yet made jobs of (past a space's cursor).
 jobs = cast(Table, WebhookJob.__table__)
+webhook_cursors = cast(Table, WebhookCursor.__table__)
 # A row of any shape, as SQLAlchemy types them.
 AnyRow = Row[*tuple[Any, ...]]
 
@@ -232,10 +234,14 @@ async def oldest(session: AsyncSession, space_id: str, limit: int) -> Sequence[A
 
 
 async def oldest_owed(session: AsyncSession, space_id: str) -> int | None:
-    """The first position of the space that a webhook delivery still needs, if any."""
-    query = select(func.min(jobs.c.position)).where(jobs.c.space_id == space_id)
-    position = await session.scalar(query)
-    return None if position is None else int(position)
+    """The first position of the space that a webhook delivery may still need, if any: a
+    pending job's, or the first the dispatcher has not yet made jobs of (it trails a busy
+    process's writes; with no webhook enabled it moves the cursor on within a minute)."""
+    pending = select(func.min(jobs.c.position)).where(jobs.c.space_id == space_id)
+    unread = select(webhook_cursors.c.position + 1).where(webhook_cursors.c.space_id == space_id)
+    positions = [await session.scalar(query) for query in (pending, unread)]
+    owed = [int(position) for position in positions if position is not None]
+    return min(owed, default=None)
 
 
 async def purge_through(session: AsyncSession, space_id: str, position: int) -> None:
