@@ -1,45 +1,57 @@
-"""The request load the webhook dispatcher yields to (kit/load.py): busy only when most of a
-CPU went by while requests were served, judged over intervals of 100 ms or more."""
+"""The request load the webhook dispatcher yields to (kit/load.py): busy when requests were
+in flight nearly all of the last 100 ms or more; streams and long-polls that wait do not
+count."""
+
+from typing import Any
 
 from threads_api.kit.load import RequestLoad
 
 
-class Clocks:
+class Clock:
     def __init__(self) -> None:
-        self.wall = self.cpu = 0.0
+        self.now = 0.0
 
-    def spend(self, wall: float, cpu: float) -> None:
-        self.wall += wall
-        self.cpu += cpu
-
-
-def load_on(clocks: Clocks) -> RequestLoad:
-    return RequestLoad(lambda: clocks.wall, lambda: clocks.cpu)
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_requests_that_take_most_of_a_cpu_make_it_busy_until_they_stop() -> None:
-    clocks = Clocks()
-    load = load_on(clocks)
-    clocks.spend(wall=0.2, cpu=0.19)
-    load.served += 300
+def test_requests_in_flight_all_along_make_it_busy_until_they_stop() -> None:
+    clock = Clock()
+    load = RequestLoad(clock)
+    one: dict[str, Any] = {}
+    load.started(one)
+    clock.now += 0.2
     assert load.busy()
-    clocks.spend(wall=0.05, cpu=0.0)
+    clock.now += 0.05
     assert load.busy()  # too short to judge: the last verdict holds
-    clocks.spend(wall=0.2, cpu=0.02)
-    load.served += 2
+    load.finished(one)
+    clock.now += 0.2
     assert not load.busy()
 
 
-def test_a_full_cpu_without_requests_is_not_busy() -> None:
-    clocks = Clocks()
-    load = load_on(clocks)
-    clocks.spend(wall=0.2, cpu=0.2)  # the dispatcher draining a backlog, say
+def test_requests_in_flight_half_of_the_time_are_not_busy() -> None:
+    clock = Clock()
+    load = RequestLoad(clock)
+    for _ in range(10):
+        request: dict[str, Any] = {}
+        load.started(request)
+        clock.now += 0.01
+        load.finished(request)
+        clock.now += 0.01
     assert not load.busy()
 
 
-def test_requests_that_leave_the_cpu_half_idle_are_not_busy() -> None:
-    clocks = Clocks()
-    load = load_on(clocks)
-    clocks.spend(wall=0.2, cpu=0.1)
-    load.served += 100
+def test_a_waiting_stream_is_not_work_and_leaves_the_count_once() -> None:
+    clock = Clock()
+    load = RequestLoad(clock)
+    stream: dict[str, Any] = {}
+    load.started(stream)
+    clock.now += 0.01
+    load.waiting(stream)
+    clock.now += 0.3
     assert not load.busy()
+    load.finished(stream)  # the stream ends: already out of the count
+    request: dict[str, Any] = {}
+    load.started(request)
+    clock.now += 0.2
+    assert load.busy()  # the count did not go below zero

@@ -166,6 +166,7 @@ class RequestContextMiddleware:
             await send(message)
 
         direct = self._direct_route(scope)
+        request_load.started(state)
         try:
             if direct is None:
                 await self.app(app_scope, receive, send_with_request_id)
@@ -186,7 +187,7 @@ class RequestContextMiddleware:
                 )
                 await send({"type": "http.response.body", "body": body})
         finally:
-            request_load.served += 1
+            request_load.finished(state)
             request_log.write(
                 request_id=request_id,
                 method=scope["method"],

@@ -20,6 +20,7 @@ from threads_api.event.broker import READ_BATCH, Broker, Subscription
 from threads_api.event.errors import EventsExpired, TooManyStreams
 from threads_api.event.service import Filters
 from threads_api.event.service import event as event_service
+from threads_api.kit.load import request_load
 
 logger = logging.getLogger("threads_api.event")
 
@@ -50,6 +51,7 @@ class StreamRegistry:
             raise TooManyStreams(self._settings.max_streams_per_key)
         mine.add(subscription)
         self._watch_server(scope)
+        request_load.waiting(scope["state"])  # not work while it waits: kit/load.py
         if self._stopping:
             subscription.end("shutdown")
 
