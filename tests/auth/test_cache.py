@@ -13,9 +13,12 @@ import pytest
 
 from tests.helpers import ADMIN_SECRET, Api
 from threads_api.app import create_app
+from threads_api.auth import repository
 from threads_api.auth.cache import PrincipalCache
 from threads_api.auth.principal import Principal
+from threads_api.auth.service import auth
 from threads_api.config import Settings
+from threads_api.errors import Unauthorized
 from threads_api.state import app_state
 
 BOUND_SECONDS = 0.1  # api.md §2
@@ -71,6 +74,73 @@ class TestPrincipalCache:
         cache.put("hash", PRINCIPAL, began)
         cache.trust_from(time.monotonic())
         assert cache.get("hash") is None
+
+    async def test_a_lookup_in_flight_is_shared_until_a_clear_or_a_revocation(self) -> None:
+        cache = PrincipalCache(trust_seconds=3600)
+        for forget in (cache.clear, lambda: cache.revoke("key_1")):
+            lookup = asyncio.get_running_loop().create_future()
+            cache.lookup_started("hash", lookup)
+            assert cache.lookup_in_flight("hash") is lookup
+            forget()
+            assert cache.lookup_in_flight("hash") is None
+            lookup.cancel()
+
+    async def test_a_lookup_older_than_the_trust_window_is_not_shared(self) -> None:
+        # What it read may predate a revocation that the cache would no longer hide.
+        cache = PrincipalCache(trust_seconds=0)
+        lookup = asyncio.get_running_loop().create_future()
+        cache.lookup_started("hash", lookup)
+        assert cache.lookup_in_flight("hash") is None
+        lookup.cancel()
+
+
+async def shared_lookups(
+    app: Any, api: Api, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> tuple[PrincipalCache, str, str, list[str]]:
+    """A cache that trusts for an hour, a new key's secret and id, and the secret hashes that
+    the database was asked for."""
+    space = await api.space()
+    secret = await api.key(["read"], [space["id"]])
+    key_id = (await client.get("/v1/api-keys")).json()["data"][-1]["id"]
+    asked: list[str] = []
+    get_by_hash = repository.get_by_hash
+
+    async def counted(session: Any, secret_hash: str) -> Any:
+        asked.append(secret_hash)
+        return await get_by_hash(session, secret_hash)
+
+    monkeypatch.setattr(repository, "get_by_hash", counted)
+    return PrincipalCache(trust_seconds=3600), secret, key_id, asked
+
+
+async def test_requests_that_miss_together_share_one_lookup(
+    app: Any, api: Api, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+):
+    """When a busy key's entry expires, every request in flight misses at once."""
+    cache, secret, key_id, asked = await shared_lookups(app, api, client, monkeypatch)
+    database = app_state(app).database
+
+    principals = await asyncio.gather(
+        *(auth.authenticate(database, cache, secret) for _ in range(10))
+    )
+
+    assert {p.key_id for p in principals} == {key_id}
+    assert len(asked) == 1
+
+
+async def test_a_shared_lookup_serves_no_key_revoked_meanwhile(
+    app: Any, api: Api, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+):
+    cache, secret, key_id, asked = await shared_lookups(app, api, client, monkeypatch)
+    database = app_state(app).database
+    waiting = [asyncio.create_task(auth.authenticate(database, cache, secret)) for _ in range(3)]
+    await asyncio.sleep(0)  # each has joined the lookup
+
+    cache.revoke(key_id)
+
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(outcome, Unauthorized) for outcome in outcomes)
+    assert len(asked) == 1
 
 
 async def test_revocation_applies_at_once_to_a_cached_key(api: Api, client: httpx.AsyncClient):

@@ -1,5 +1,6 @@
 """Authentication: who asks, from the key in a request. Managing keys is api_key/."""
 
+import asyncio
 from datetime import timedelta
 
 from threads_api.auth import repository
@@ -24,6 +25,17 @@ class AuthService:
         cached = cache.get(secret_hash)
         if cached is not None:
             return cached
+        lookup = cache.lookup_in_flight(secret_hash)
+        if lookup is None:
+            # A task of its own: a request that goes away does not take it from the others.
+            lookup = asyncio.ensure_future(self._look_up(db, cache, secret_hash))
+            cache.lookup_started(secret_hash, lookup)
+        principal = await asyncio.shield(lookup)
+        if cache.is_revoked(principal.key_id):
+            raise Unauthorized("The API key is unknown or revoked.")
+        return principal
+
+    async def _look_up(self, db: Database, cache: PrincipalCache, secret_hash: str) -> Principal:
         epoch = cache.epoch  # before the read: see PrincipalCache.put
         async with db.reader() as session, session.begin():
             row = await repository.get_by_hash(session, secret_hash)
