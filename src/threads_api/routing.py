@@ -64,10 +64,10 @@ async def read_json_body(
 ) -> tuple[bytes, Any]:
     """The body and its JSON value, checked in the contract's order: size (413), media type
     (415), then syntax (400). For `ApiRoute` and for a write the request middleware serves
-    itself (middleware.py's direct routes). `optional`: no body at all is None, whatever
-    the media type."""
+    itself (middleware.py's direct routes). `optional`: no body and no media type (a bare
+    `curl -X POST`) is None; an empty body declared as JSON is still malformed JSON."""
     body = await _read_body(request, app_state(request).settings.max_body_bytes)
-    if optional and not body:
+    if optional and not body and "content-type" not in request.headers:
         return body, None
     if _media_type(request) not in accepted:
         raise UnsupportedMediaType(f"Send the body as {' or '.join(sorted(accepted))}.")

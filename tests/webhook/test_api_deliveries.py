@@ -62,6 +62,12 @@ class TestRotation:
         response = await client.post(f"/v1/webhooks/{webhook['id']}/rotate-secret")
         assert response.status_code == 200, response.text
         assert response.json()["secret"].startswith("whsec_")
+        empty_json = await client.post(
+            f"/v1/webhooks/{webhook['id']}/rotate-secret",
+            content=b"",
+            headers={"Content-Type": "application/json"},
+        )
+        assert empty_json.status_code == 400, empty_json.text  # empty is not JSON
         for not_an_object in ([], "soon", 3600):
             messages(
                 await client.post(f"/v1/webhooks/{webhook['id']}/rotate-secret", json=not_an_object)
