@@ -15,8 +15,9 @@ request, as the service does:
 - bodies validated by the field rules (lengths in code points, no NUL or lone surrogate,
   metadata limits, unknown fields refused);
 - writes: the idempotency record looked up, claimed, and completed with the stored response,
-  seq from the thread's counter, all in one write transaction, answered after its commit
-  (WAL, synchronous=FULL); `Location`, `ETag` (SHA-256 of the body), replays with
+  seq from the thread's counter, each created row's event appended to the change feed (§14;
+  `CEILING_EVENTS=off` leaves it out), all in one write transaction, answered after its
+  commit (WAL, synchronous=FULL); `Location`, `ETag` (SHA-256 of the body), replays with
   `Idempotent-Replayed`;
 - reads: the same statements as the service, `ETag`/`If-None-Match` on a thread, signed
   keyset cursors bound to the list and a `Link` header on pages.
@@ -37,6 +38,7 @@ idempotency-record purge, database-outage detection beyond "any driver error is 
     CEILING_DATABASE_URL=sqlite:///bench/out/bench.db   (or postgresql://user@host:port/db)
     CEILING_MODE=group|hybrid|inline|thread|aiosqlite   (SQLite; see ceiling_db.py)
     CEILING_JSON=json|orjson     CEILING_LOG=line|batch|off
+    CEILING_EVENTS=on|off        (creates append their events to the change feed, §14)
     uvicorn ceiling:app --app-dir bench --http httptools --loop uvloop --no-access-log
 """
 
@@ -67,6 +69,7 @@ MODE = os.environ.get("CEILING_MODE", "group")
 LOG = os.environ.get("CEILING_LOG", "line")
 if os.environ.get("CEILING_JSON", "json") == "orjson":
     units.use_orjson()
+units.EVENTS = os.environ.get("CEILING_EVENTS", "on") != "off"
 DB = make_db(os.environ.get("CEILING_DATABASE_URL", "sqlite:///bench/out/bench.db"), MODE)
 D = DB.dialect
 CURSOR_SECRET = secrets.token_bytes(32)

@@ -8,7 +8,11 @@ with `?` placeholders; the PostgreSQL driver numbers them once per statement tex
 
 The statements are the service's, in the same transactions (`src/threads_api/*/repository.py`):
 the idempotency record is looked up, claimed, and completed with the stored response in the
-write transaction that bumps the thread's counter (seq) and inserts the message.
+write transaction that bumps the thread's counter (seq) and inserts the message, and each
+created row's event is appended to the space's change feed (contract §14) in that
+transaction, as the service appends it (`src/threads_api/event/repository.py`): with the
+row's INSERT in one statement on PostgreSQL, after it on SQLite. `EVENTS = False`
+(`CEILING_EVENTS=off`) leaves the events out: the durable work of a create before §14.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ MESSAGE_COLUMNS = (
 PREVIEW_LENGTH = 200
 TITLE_LENGTH = 100
 IDEMPOTENCY_TTL = timedelta(hours=24)
+# Whether creates append their events (ceiling.py sets it from CEILING_EVENTS).
+EVENTS = True
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 try:  # CEILING_JSON=orjson picks it when installed (a bench-only package)
@@ -391,11 +397,6 @@ def create_message(
         )
     seq, stamp = rows[0]
     metadata = body.get("metadata", {})
-    yield (
-        _INSERT_MESSAGE,
-        (message_id, space_id, thread_id, seq, author, content, json.dumps(metadata), stamp),
-    )
-    out = d.out(stamp)
     data = dumps(
         {
             "id": message_id,
@@ -407,15 +408,65 @@ def create_message(
             "content": content,
             "metadata": metadata,
             "version": 1,
-            "created_at": out,
+            "created_at": d.out(stamp),
             "edited_at": None,
             "deleted_at": None,
         }
+    )
+    insert = (
+        _INSERT_MESSAGE,
+        (message_id, space_id, thread_id, seq, author, content, json.dumps(metadata), stamp),
+    )
+    yield from insert_with_event(
+        d, insert, space_id, "message.created", thread_id, message_id, stamp, data
     )
     location = f"/v1/spaces/{space_id}/threads/{thread_id}/messages/{message_id}"
     if idem is not None:
         yield from complete(d, idem, data, location)
     return Created(data, location)
+
+
+_EVENT_COLUMNS = "space_id, id, position, type, thread_id, message_id, created_at, data"
+# The space's next position from its counter row; migration 0004's trigger moves it on.
+_SQLITE_APPEND = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT ?, ?, coalesce((SELECT last_position"
+    " FROM event_counters WHERE space_id = ?), 0) + 1, ?, ?, ?, ?, ? RETURNING position"
+)
+# Bump the counter row (held to the commit: positions commit in order), insert, notify.
+_POSTGRES_APPEND = (
+    "bumped AS (INSERT INTO event_counters (space_id, last_position, purged_through)"
+    " VALUES (?::text, 1, 0) ON CONFLICT (space_id)"
+    " DO UPDATE SET last_position = event_counters.last_position + 1"
+    " RETURNING last_position),"
+    f" added AS (INSERT INTO events ({_EVENT_COLUMNS}) SELECT ?::text, ?::text, last_position,"
+    " ?::text, ?::text, ?::text, ?::timestamptz, ?::text FROM bumped RETURNING position)"
+    " SELECT position, pg_notify('threads_api_events', ?::text || ':' || position::text)"
+    " FROM added"
+)
+
+
+def insert_with_event(
+    d: Any,
+    insert: tuple[str, tuple[Any, ...]],
+    space_id: str,
+    kind: str,
+    thread_id: str,
+    message_id: str | None,
+    created_at: Any,
+    data: bytes,
+) -> Unit:
+    """A created row and its event: one statement on PostgreSQL, two on SQLite."""
+    sql, args = insert
+    if not EVENTS:
+        yield sql, args
+        return
+    event = (new_id("evt"), kind, thread_id, message_id, created_at, data.decode())
+    if d.name == "sqlite":
+        yield sql, args
+        yield _SQLITE_APPEND, (space_id, event[0], space_id, *event[1:])
+    else:
+        appended = (space_id, space_id, *event, space_id)
+        yield f"WITH written AS ({sql}), {_POSTGRES_APPEND}", (*args, *appended)
 
 
 def default_title(content: str) -> str:
@@ -436,27 +487,6 @@ def create_thread(d: Any, space_id: str, body: dict[str, Any], idem: Idem | None
     thread_meta, metadata = body.get("thread_metadata", {}), body.get("metadata", {})
     preview = content[:PREVIEW_LENGTH]
     ts = d.ts(now)
-    yield (
-        f"INSERT INTO threads ({THREAD_COLUMNS}) "
-        "VALUES (?, ?, ?, 'open', ?, 1, ?, ?, ?, NULL, ?, 1, ?, ?, ?)",
-        (
-            thread_id,
-            space_id,
-            title,
-            json.dumps(thread_meta),
-            ts,
-            ts,
-            ts,
-            message_id,
-            author,
-            preview,
-            ts,
-        ),
-    )
-    yield (
-        _INSERT_MESSAGE,
-        (message_id, space_id, thread_id, 1, author, content, json.dumps(metadata), ts),
-    )
     out = d.out(ts)
     message = {
         "id": message_id,
@@ -492,6 +522,33 @@ def create_thread(d: Any, space_id: str, body: dict[str, Any], idem: Idem | None
             "created_at": out,
         },
     }
+    thread_insert = (
+        f"INSERT INTO threads ({THREAD_COLUMNS}) "
+        "VALUES (?, ?, ?, 'open', ?, 1, ?, ?, ?, NULL, ?, 1, ?, ?, ?)",
+        (
+            thread_id,
+            space_id,
+            title,
+            json.dumps(thread_meta),
+            ts,
+            ts,
+            ts,
+            message_id,
+            author,
+            preview,
+            ts,
+        ),
+    )
+    yield from insert_with_event(
+        d, thread_insert, space_id, "thread.created", thread_id, None, ts, dumps(thread)
+    )
+    message_insert = (
+        _INSERT_MESSAGE,
+        (message_id, space_id, thread_id, 1, author, content, json.dumps(metadata), ts),
+    )
+    yield from insert_with_event(
+        d, message_insert, space_id, "message.created", thread_id, message_id, ts, dumps(message)
+    )
     data = dumps({"object": "thread_with_message", "thread": thread, "message": message})
     location = f"/v1/spaces/{space_id}/threads/{thread_id}"
     if idem is not None:
