@@ -17,8 +17,11 @@ BENCH_CONNECTIONS: wrk's connections, one run each (default 10). BENCH_VARIANTS:
 row and the event, no NOTIFY: cross-process wake-ups broken), `notify-only` (the NOTIFY,
 no counter row and no event: nothing to read), `round-trip` (a `SELECT 1` where the
 append is) and `counter-no-webhooks` (appends do not wake the webhook dispatcher) to
-serve. BENCH_DATABASE_ONLY=0 skips the runs on PostgreSQL alone;
-BENCH_DATABASE_VARIANTS (names in DB_EVENTS, separated by ";") picks some of them.
+serve, and `bare-off` / `bare-events`: the ceiling (bench/ceiling.py, the same durable work
+on the bare drivers) without and with the events of its creates (`CEILING_EVENTS`), what
+the log costs an app with nothing else to cut; they are compared with `bare-off`.
+BENCH_DATABASE_ONLY=0 skips the runs on PostgreSQL alone; BENCH_DATABASE_VARIANTS (names
+in DB_EVENTS, separated by ";") picks some of them.
 Results: bench/out/event_positions.json (or BENCH_OUTPUT).
 
 Since ADR 0012 a message create appends its event in its write unit
@@ -251,6 +254,25 @@ def arrange(base: str) -> dict[str, list[str]]:
     return {"one thread": paths[:1], f"{SPREAD} threads": paths}
 
 
+@contextlib.contextmanager
+def bare(db: Any, variant: str) -> Any:
+    """The ceiling on `db`, its space and threads made through our API first (the ceiling
+    serves only the benchmarked requests)."""
+    from common import start_ceiling, start_ours
+
+    ours = start_ours(db, f"positions-{variant}-setup")
+    try:
+        scenarios = arrange(ours.base)
+    finally:
+        ours.stop()
+    events = "on" if variant == "bare-events" else "off"
+    server = start_ceiling(db, f"positions-{variant}", {"CEILING_EVENTS": events})
+    try:
+        yield server, scenarios
+    finally:
+        server.stop()
+
+
 def threads_of_spaces(base: str) -> list[str]:
     """A thread in each of SPREAD new spaces: writers that no counter row orders."""
     import httpx
@@ -286,6 +308,8 @@ def measure(kind: str) -> dict[str, dict[str, dict[str, float | None]]]:
     variants = [v for v in VARIANTS if kind == "postgres" or v not in postgres_only]
     if "off" not in variants:
         variants.insert(0, "off")  # what the others are compared with
+    if any(v.startswith("bare-") for v in variants) and "bare-off" not in variants:
+        variants.append("bare-off")
     samples: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     with contextlib.ExitStack() as servers:
         env = {"THREADS_API_LOG_LEVEL": "WARNING"}
@@ -300,6 +324,9 @@ def measure(kind: str) -> dict[str, dict[str, dict[str, float | None]]]:
                 asyncio.run(add_xid_schema(db.url))
                 if variant == "off":
                     database_only_url = db.url
+            if variant.startswith("bare-"):
+                started[variant] = servers.enter_context(bare(db, variant))
+                continue
             command = [sys.executable, str(Path(__file__).resolve()), "serve", variant]
             server = start_ours(db, f"positions-{variant}", extra_env=env, command=command)
             servers.callback(server.stop)
@@ -345,7 +372,10 @@ def measure(kind: str) -> dict[str, dict[str, dict[str, float | None]]]:
                         log(f"{kind} {variant}, database only, {name}: {tps:.0f} tx/s")
     report: dict[str, dict[str, dict[str, float | None]]] = {}
     for variant, by_name in samples.items():
-        base = samples["off (database only)" if "database" in variant else "off"]
+        if "database" in variant:
+            base = samples["off (database only)"]
+        else:
+            base = samples["bare-off" if variant.startswith("bare-") else "off"]
         for name, runs in by_name.items():
             figures = report.setdefault(variant, {})[name] = {
                 "req_per_s": round(statistics.median(s[0] for s in runs)),
