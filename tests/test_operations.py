@@ -2,8 +2,11 @@
 
 import asyncio
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -355,3 +358,29 @@ class TestClientDisconnect:
         text = server.log.read_text()
         assert "Traceback" not in text
         assert '"level": "error"' not in text
+
+
+def test_served_app_keeps_full_collections_rare(tmp_path: Path) -> None:
+    # The collector's settings are the process's: checked in a process of its own, built by
+    # the factory uvicorn calls. With a thousand streams open a full collection stalls the
+    # loop for 100+ ms; at Python's default one ran every ~13 s under a feed's load.
+    script = (
+        "import gc\n"
+        "from threads_api.app import FULL_COLLECTION_AFTER, create_server_app\n"
+        "default = gc.get_threshold()\n"
+        "create_server_app()\n"
+        "served = gc.get_threshold()[2]\n"
+        "print(default[2], served, FULL_COLLECTION_AFTER, gc.get_freeze_count() > 0)\n"
+    )
+    env = {
+        **os.environ,
+        "THREADS_API_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}",
+        "THREADS_API_ADMIN_KEY": ADMIN_SECRET,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    default, served, wanted, frozen = done.stdout.split()
+    assert (int(default), int(served), frozen) == (10, int(wanted), "True")
+    assert int(wanted) > int(default)
