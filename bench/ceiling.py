@@ -69,7 +69,7 @@ MODE = os.environ.get("CEILING_MODE", "group")
 LOG = os.environ.get("CEILING_LOG", "line")
 if os.environ.get("CEILING_JSON", "json") == "orjson":
     units.use_orjson()
-units.EVENTS = os.environ.get("CEILING_EVENTS", "on") != "off"
+units.use_events(os.environ.get("CEILING_EVENTS", "on") != "off")
 DB = make_db(os.environ.get("CEILING_DATABASE_URL", "sqlite:///bench/out/bench.db"), MODE)
 D = DB.dialect
 CURSOR_SECRET = secrets.token_bytes(32)

@@ -40,7 +40,7 @@ MESSAGE_COLUMNS = (
 PREVIEW_LENGTH = 200
 TITLE_LENGTH = 100
 IDEMPOTENCY_TTL = timedelta(hours=24)
-# Whether creates append their events (ceiling.py sets it from CEILING_EVENTS).
+# Whether creates append their events (`use_events`, from CEILING_EVENTS).
 EVENTS = True
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -55,6 +55,11 @@ def json_dumps_stdlib(value: Any) -> bytes:
 
 
 dumps = json_dumps_stdlib
+
+
+def use_events(on: bool) -> None:
+    global EVENTS
+    EVENTS = on
 
 
 def use_orjson() -> None:
@@ -432,8 +437,9 @@ _SQLITE_APPEND = (
     f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT ?, ?, coalesce((SELECT last_position"
     " FROM event_counters WHERE space_id = ?), 0) + 1, ?, ?, ?, ?, ? RETURNING position"
 )
-# Bump the counter row (held to the commit: positions commit in order), insert, notify.
-_POSTGRES_APPEND = (
+# Bump the counter row (held to the commit: positions commit in order), insert, notify:
+# the CTEs that follow the row's own `WITH written AS (…)` (insert_with_event).
+_POSTGRES_APPEND_CTES = (
     "bumped AS (INSERT INTO event_counters (space_id, last_position, purged_through)"
     " VALUES (?::text, 1, 0) ON CONFLICT (space_id)"
     " DO UPDATE SET last_position = event_counters.last_position + 1"
@@ -460,13 +466,14 @@ def insert_with_event(
     if not EVENTS:
         yield sql, args
         return
-    event = (new_id("evt"), kind, thread_id, message_id, created_at, data.decode())
+    event_id, event_data = new_id("evt"), data.decode()
+    event = (kind, thread_id, message_id, created_at, event_data)
     if d.name == "sqlite":
         yield sql, args
-        yield _SQLITE_APPEND, (space_id, event[0], space_id, *event[1:])
+        yield _SQLITE_APPEND, (space_id, event_id, space_id, *event)
     else:
-        appended = (space_id, space_id, *event, space_id)
-        yield f"WITH written AS ({sql}), {_POSTGRES_APPEND}", (*args, *appended)
+        appended = (space_id, space_id, event_id, *event, space_id)
+        yield f"WITH written AS ({sql}), {_POSTGRES_APPEND_CTES}", (*args, *appended)
 
 
 def default_title(content: str) -> str:

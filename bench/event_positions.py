@@ -51,6 +51,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -255,7 +256,7 @@ def arrange(base: str) -> dict[str, list[str]]:
 
 
 @contextlib.contextmanager
-def bare(db: Any, variant: str) -> Any:
+def bare(db: Any, variant: str) -> Iterator[tuple[Any, dict[str, list[str]]]]:
     """The ceiling on `db`, its space and threads made through our API first (the ceiling
     serves only the benchmarked requests)."""
     from common import start_ceiling, start_ours

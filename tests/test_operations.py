@@ -362,8 +362,7 @@ class TestClientDisconnect:
 
 def test_served_app_keeps_full_collections_rare(tmp_path: Path) -> None:
     # The collector's settings are the process's: checked in a process of its own, built by
-    # the factory uvicorn calls. With a thousand streams open a full collection stalls the
-    # loop for 100+ ms; at Python's default one ran every ~13 s under a feed's load.
+    # the factory uvicorn calls.
     script = (
         "import gc\n"
         "from threads_api.app import FULL_COLLECTION_AFTER, create_server_app\n"
@@ -382,5 +381,5 @@ def test_served_app_keeps_full_collections_rare(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     default, served, wanted, frozen = done.stdout.split()
-    assert (int(default), int(served), frozen) == (10, int(wanted), "True")
-    assert int(wanted) > int(default)
+    assert int(served) == int(wanted) > int(default)
+    assert frozen == "True"

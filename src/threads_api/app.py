@@ -47,9 +47,8 @@ _MAX_REPORTED_ERRORS = 20
 # a choice of values (event types) can run longer.
 _MAX_REPORTED_CHARS = 100
 _MAX_MESSAGE_CHARS = 300
-# A full collection after this many collections of the middle generation (Python: 10):
-# measured to take full-collection pauses from every ~13 s to every ~2 min under a feed's
-# load (create_server_app).
+# Collections of the middle generation before a full one (Python's default: 10); why in
+# create_server_app.
 FULL_COLLECTION_AFTER = 100
 
 
@@ -260,9 +259,10 @@ def create_server_app() -> FastAPI:
     # of the garbage collector's sight, its full collections walk only what requests make.
     # With a thousand open streams, walking it all paused the loop for 100-300 ms.
     gc.freeze()
-    # A full collection still walks every open stream (~150 objects each: 100-140 ms with a
-    # thousand); by default one ran every ~13 s under a feed's load, each a stall for every
-    # subscriber. Most garbage dies young, so the oldest generation can wait longer.
+    # A full collection still walks every open stream (~150 objects each): with a thousand
+    # it stalled every subscriber for 100-140 ms, and at Python's default threshold one ran
+    # every ~13 s under a feed's load (docs/benchmarks.md). Most garbage dies young, so the
+    # oldest generation can wait ten times longer: the stall is as long, about ten times rarer.
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
     return app
