@@ -58,6 +58,14 @@ def problem(response: httpx.Response, status: int, code: str | None = None) -> d
     return body
 
 
+def flip(cursor: str, index: int) -> str:
+    """`cursor` with the character at `index` replaced by another: every character of a
+    cursor's payload and signature carries data bits (the last one of a base64 text may
+    not: changing it can decode to the same bytes)."""
+    replacement = "B" if cursor[index] != "B" else "C"
+    return cursor[:index] + replacement + cursor[index + 1 :]
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """The settings every test app runs with, plus `overrides`."""
     values: dict[str, Any] = {

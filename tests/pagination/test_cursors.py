@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 
+from tests.helpers import flip
 from tests.pagination.support import (
     arrange_messages,
     arrange_threads,
@@ -12,11 +13,6 @@ from tests.pagination.support import (
     list_paths,
     page,
 )
-
-
-def flip(cursor: str, index: int) -> str:
-    replacement = "B" if cursor[index] != "B" else "C"
-    return cursor[:index] + replacement + cursor[index + 1 :]
 
 
 async def first_cursor(client: httpx.AsyncClient, path: str, **params: Any) -> str:
