@@ -95,7 +95,7 @@ class TestPrincipalCache:
 
 
 async def shared_lookups(
-    app: Any, api: Api, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    api: Api, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[PrincipalCache, str, str, list[str]]:
     """A cache that trusts for an hour, a new key's secret and id, and the secret hashes that
     the database was asked for."""
@@ -117,7 +117,7 @@ async def test_requests_that_miss_together_share_one_lookup(
     app: Any, api: Api, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ):
     """When a busy key's entry expires, every request in flight misses at once."""
-    cache, secret, key_id, asked = await shared_lookups(app, api, client, monkeypatch)
+    cache, secret, key_id, asked = await shared_lookups(api, client, monkeypatch)
     database = app_state(app).database
 
     principals = await asyncio.gather(
@@ -131,7 +131,7 @@ async def test_requests_that_miss_together_share_one_lookup(
 async def test_a_shared_lookup_serves_no_key_revoked_meanwhile(
     app: Any, api: Api, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ):
-    cache, secret, key_id, asked = await shared_lookups(app, api, client, monkeypatch)
+    cache, secret, key_id, asked = await shared_lookups(api, client, monkeypatch)
     database = app_state(app).database
     waiting = [asyncio.create_task(auth.authenticate(database, cache, secret)) for _ in range(3)]
     await asyncio.sleep(0)  # each has joined the lookup
